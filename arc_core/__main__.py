@@ -1,0 +1,3 @@
+from arc_core.cli import main
+
+raise SystemExit(main())

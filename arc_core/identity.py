@@ -1,0 +1,157 @@
+"""Who is calling: dev-mode headers, a verified IAP JWT, or a Google ID token of a service account.
+
+The gateway forwards the browser's identity headers as gRPC metadata (lower-cased names); each
+service verifies them again, so no service trusts another blindly. Verification keys are fetched
+asynchronously and cached; the JWT checks themselves are CPU-only and run inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from arc_core.errors import Unauthenticated, Unavailable
+from arc_core.settings import Settings
+
+USER_EMAIL_HEADER = "x-goog-authenticated-user-email"
+IAP_JWT_HEADER = "x-goog-iap-jwt-assertion"
+AUTHORIZATION_HEADER = "authorization"
+RUN_TOKEN_HEADER = "x-arc-run-token"
+DEV_DEFAULT_EMAIL = "dev@example.com"
+IAP_ISSUER = "https://cloud.google.com/iap"
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+IDENTITY_HEADERS = (USER_EMAIL_HEADER, IAP_JWT_HEADER, AUTHORIZATION_HEADER)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The authenticated caller of one request."""
+
+    email: str
+    is_admin: bool = False
+    display_name: str = ""
+    is_service: bool = False
+    # The headers the identity came from, to forward when calling another service on its behalf.
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def can_see(self, owner_email: str) -> bool:
+        return self.is_admin or self.email == owner_email.lower()
+
+
+def strip_iap_prefix(value: str) -> str:
+    """IAP sets ``accounts.google.com:alice@example.com``; keep the address."""
+    _, _, email = value.rpartition(":")
+    return email.strip().lower()
+
+
+class _CachedCertsRequest:
+    """A ``google.auth.transport.Request`` that answers from certificates fetched beforehand."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __call__(self, url: str, method: str = "GET", **_: object) -> object:
+        body = self._body
+
+        class _Response:
+            status = 200
+            headers: dict[str, str] = {}
+            data = body
+
+        return _Response()
+
+
+class KeyCache:
+    """Verification keys by URL, refreshed after ``ttl`` seconds; one fetch at a time per URL."""
+
+    def __init__(self, ttl: float = 3600.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, url: str) -> bytes:
+        entry = self._entries.get(url)
+        if entry and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        async with self._locks.setdefault(url, asyncio.Lock()):
+            entry = self._entries.get(url)
+            if entry and time.monotonic() - entry[0] < self.ttl:
+                return entry[1]
+            try:
+                async with httpx.AsyncClient(timeout=10.0) as client:
+                    response = await client.get(url)
+                    response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"cannot fetch token verification keys: {exc}") from exc
+            json.loads(response.content)  # refuse to cache garbage
+            self._entries[url] = (time.monotonic(), response.content)
+            return response.content
+
+
+class Authenticator:
+    """Turns request metadata into an :class:`Identity`, or raises ``Unauthenticated``."""
+
+    def __init__(self, settings: Settings, keys: KeyCache | None = None) -> None:
+        self.settings = settings
+        self.keys = keys or KeyCache()
+
+    def _identity(self, email: str, *, credentials: tuple[tuple[str, str], ...], service: bool = False) -> Identity:
+        email = email.lower()
+        is_admin = email in self.settings.admin_emails or (service and email in self.settings.service_account_emails)
+        return Identity(email=email, is_admin=is_admin, is_service=service, credentials=credentials)
+
+    async def authenticate(self, metadata: Mapping[str, str]) -> Identity:
+        bearer = metadata.get(AUTHORIZATION_HEADER, "")
+        if bearer.lower().startswith("bearer ") and self.settings.id_token_audience:
+            return await self._verify_id_token(bearer[7:].strip())
+        if self.settings.auth_mode == "dev":
+            raw = metadata.get(USER_EMAIL_HEADER, "")
+            email = strip_iap_prefix(raw) if raw else DEV_DEFAULT_EMAIL
+            if "@" not in email:
+                raise Unauthenticated(f"{USER_EMAIL_HEADER} is not an email address")
+            return self._identity(email, credentials=((USER_EMAIL_HEADER, f"accounts.google.com:{email}"),))
+        assertion = metadata.get(IAP_JWT_HEADER, "")
+        if not assertion:
+            raise Unauthenticated(f"missing {IAP_JWT_HEADER}")
+        return await self._verify_iap(assertion)
+
+    async def _decode(self, token: str, *, certs_url: str, audience: str) -> dict[str, object]:
+        from google.oauth2 import id_token
+
+        certs = await self.keys.get(certs_url)
+        try:
+            return dict(
+                id_token.verify_token(token, _CachedCertsRequest(certs), audience=audience, certs_url=certs_url)
+            )
+        except Exception as exc:  # google-auth and PyJWT raise several unrelated types
+            raise Unauthenticated(f"invalid token: {exc}") from None
+
+    async def _verify_iap(self, assertion: str) -> Identity:
+        claims = await self._decode(
+            assertion, certs_url=self.settings.iap_certs_url, audience=self.settings.iap_audience
+        )
+        if claims.get("iss") != IAP_ISSUER:
+            raise Unauthenticated("invalid token: wrong issuer")
+        hosted_domain = self.settings.iap_hosted_domain
+        if hosted_domain and claims.get("hd") != hosted_domain:
+            raise Unauthenticated("invalid token: wrong hosted domain")
+        email = str(claims.get("email") or "")
+        if "@" not in email:
+            raise Unauthenticated("invalid token: no email")
+        return self._identity(email, credentials=((IAP_JWT_HEADER, assertion),))
+
+    async def _verify_id_token(self, token: str) -> Identity:
+        claims = await self._decode(
+            token, certs_url=self.settings.id_token_certs_url, audience=self.settings.id_token_audience
+        )
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise Unauthenticated("invalid token: wrong issuer")
+        email = str(claims.get("email") or "").lower()
+        if not claims.get("email_verified") or email not in self.settings.service_account_emails:
+            raise Unauthenticated("invalid token: not an allowed service account")
+        return self._identity(email, credentials=((AUTHORIZATION_HEADER, f"Bearer {token}"),), service=True)

@@ -1,0 +1,186 @@
+"""Start any subset of the services (and the gateway) in one process, and stop them cleanly.
+
+``--target all`` is the laptop's embedded mode; ``--target runs`` etc. is one service per pod. In
+one process the services still call each other over loopback gRPC, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from arc_core.embedded_pg import EmbeddedPostgres, start_embedded_postgres
+from arc_core.grpc_server import HealthReporter, ServiceRegistration, build_server
+from arc_core.identity import Authenticator
+from arc_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("runs", "logs", "pipelines", "benchling")
+TARGETS = (*SERVICES, "gateway", "all")
+NEEDS_DATABASE = {"runs", "benchling"}
+HEALTH_INTERVAL = 5.0
+
+
+def expand_targets(targets: list[str]) -> list[str]:
+    if "all" in targets:
+        return [*SERVICES, "gateway"]
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        raise ValueError(f"unknown target(s) {sorted(unknown)}; choose from {', '.join(TARGETS)}")
+    return list(dict.fromkeys(targets))
+
+
+@dataclass
+class Platform:
+    """A running set of services; ``stop()`` undoes ``start()`` in reverse order."""
+
+    settings: Settings
+    targets: list[str]
+    grpc_port: int = 0
+    http_port: int = 0
+    database_url: str | None = None
+    services: dict[str, object] = field(default_factory=dict)
+    _stack: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _embedded: EmbeddedPostgres | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        service_targets = [t for t in self.targets if t in SERVICES]
+        if NEEDS_DATABASE & set(service_targets):
+            self.database_url = self.settings.database_url or await self._embedded_database()
+        if service_targets:
+            await self._start_grpc(service_targets)
+        if "gateway" in self.targets:
+            await self._start_gateway()
+
+    async def _embedded_database(self) -> str:
+        log.info("DATABASE_URL is unset: starting the embedded PostgreSQL under %s", self.settings.data_dir)
+        self._embedded = await asyncio.to_thread(start_embedded_postgres, self.settings.data_dir / "pgdata")
+        return self._embedded.dsn
+
+    async def _start_grpc(self, service_targets: list[str]) -> None:
+        server, interceptor = build_server(Authenticator(self.settings))
+        address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
+        self.grpc_port = server.add_insecure_port(address)
+        if not self.grpc_port:
+            raise OSError(f"cannot listen on {address}")
+        # Services in this process reach each other on the port actually bound (0 in tests picks one).
+        local = f"127.0.0.1:{self.grpc_port}"
+        self.settings = self.settings.model_copy(
+            update={f"{s}_address": local for s in service_targets if not getattr(self.settings, f"{s}_address")}
+        )
+        registrations: list[ServiceRegistration] = []
+        for name in service_targets:
+            module = importlib.import_module(f"services.{name}.server")
+            registration, service = await module.build(self.settings, database_url=self.database_url)
+            self._stack.extend(registration.on_stop)
+            registrations.append(registration)
+            self.services[name] = service
+            registration.add_to_server(server)
+            interceptor.self_authenticated.update(registration.self_authenticated)
+        health = HealthReporter()
+        health.add_to_server(server, [r.name for r in registrations])
+        await server.start()
+        self._stack.append(lambda: server.stop(grace=5))
+        for registration in registrations:
+            for hook in registration.on_start:
+                await hook()
+        await self._refresh_health(health, registrations)
+        task = asyncio.create_task(self._watch_health(health, registrations), name="health")
+        self._stack.append(lambda: _cancel(task))
+        log.info("gRPC %s on %s", ", ".join(r.name for r in registrations), address)
+
+    @staticmethod
+    async def _refresh_health(health: HealthReporter, registrations: list[ServiceRegistration]) -> None:
+        overall = True
+        for registration in registrations:
+            ready = await registration.ready() if registration.ready else True
+            overall = overall and ready
+            await health.set(registration.name, ready)
+        await health.set("", overall)
+
+    async def _watch_health(self, health: HealthReporter, registrations: list[ServiceRegistration]) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            try:
+                await self._refresh_health(health, registrations)
+            except Exception:
+                log.exception("health check failed")
+
+    async def _start_gateway(self) -> None:
+        import uvicorn
+
+        from gateway.main import create_app
+
+        settings = self.settings
+        if "runs" in self.targets and not settings.runs_address:
+            # Services in this process: reach them on the port actually bound (it may be 0 in tests).
+            address = f"127.0.0.1:{self.grpc_port}"
+            settings = settings.model_copy(update={f"{s}_address": address for s in SERVICES if s in self.targets})
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app, host=settings.bind_host, port=settings.http_port, log_level="info", lifespan="on", access_log=False
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        task = asyncio.create_task(server.serve(), name="gateway")
+        while not server.started:
+            if task.done():
+                task.result()
+                raise OSError("gateway did not start")
+            await asyncio.sleep(0.02)
+        self.http_port = server.servers[0].sockets[0].getsockname()[1]
+
+        async def stop() -> None:
+            server.should_exit = True
+            await task
+
+        self._stack.append(stop)
+        log.info("gateway on http://%s:%d (OpenAPI at /docs)", settings.bind_host, self.http_port)
+
+    async def stop(self) -> None:
+        while self._stack:
+            hook = self._stack.pop()
+            try:
+                await hook()
+            except Exception:
+                log.exception("error while stopping")
+        if self._embedded is not None:
+            await asyncio.to_thread(self._embedded.stop)
+            self._embedded = None
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def serve(settings: Settings, targets: list[str]) -> None:
+    """Run until SIGINT/SIGTERM, then stop everything (the embedded PostgreSQL included)."""
+    platform = Platform(settings=settings, targets=expand_targets(targets))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await platform.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await platform.stop()
+
+
+__all__ = ["Platform", "expand_targets", "serve"]

@@ -1,0 +1,73 @@
+"""gRPC status -> HTTP error body, in one exception handler.
+
+Body: ``{"error": {"code": "INVALID_ARGUMENT", "message": "...", "details": [...]}}`` with the HTTP
+status Google documents for each ``google.rpc.Code``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+
+from arc_core.grpc_errors import decode_status
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+def error_body(code: str, message: str, details: list[dict] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def rpc_error_response(exc: grpc.aio.AioRpcError) -> JSONResponse:
+    details: list[dict] = []
+    status = decode_status(exc.trailing_metadata())
+    if status is not None:
+        details = [json_format.MessageToDict(d, preserving_proto_field_name=True) for d in status.details]
+    code = exc.code()
+    http_status = HTTP_STATUS.get(code, 500)
+    message = exc.details() or code.name
+    if http_status == 500:
+        log.error("backend error %s: %s", code.name, message)
+        message = "internal error"
+    elif code == grpc.StatusCode.UNAVAILABLE and "failed to connect" in message.lower():
+        message = "a backend service is unavailable; try again shortly"
+    return JSONResponse(error_body(code.name, message, details), status_code=http_status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _rpc_error(_request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        return rpc_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        violations = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+                "description": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "field_violations": violations}]
+        return JSONResponse(error_body("INVALID_ARGUMENT", "invalid request", details), status_code=400)

@@ -1,0 +1,58 @@
+"""The REST + SSE gateway: every route calls a gRPC method; no business logic, no database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc
+from arc.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
+from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
+from arc_core.grpc_client import open_channel
+from arc_core.settings import Settings
+from gateway import errors
+from gateway.deps import Stubs
+from gateway.routers import health, runs
+
+_SERVICES = {
+    "runs": runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name,
+    "logs": logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
+    "pipelines": pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name,
+    "benchling": benchling_service_pb2.DESCRIPTOR.services_by_name["BenchlingService"].full_name,
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        channels: dict[str, object] = {}
+        for name in _SERVICES:
+            address = settings.service_address(name)  # type: ignore[arg-type]
+            channels.setdefault(address, open_channel(address))
+        channel = {name: channels[settings.service_address(name)] for name in _SERVICES}  # type: ignore[arg-type]
+        app.state.stubs = Stubs(
+            runs=runs_service_pb2_grpc.RunsServiceStub(channel["runs"]),
+            logs=logs_service_pb2_grpc.LogsServiceStub(channel["logs"]),
+            pipelines=pipelines_service_pb2_grpc.PipelinesServiceStub(channel["pipelines"]),
+            benchling=benchling_service_pb2_grpc.BenchlingServiceStub(channel["benchling"]),
+        )
+        app.state.health_targets = {name: (channel[name], full) for name, full in _SERVICES.items()}
+        try:
+            yield
+        finally:
+            for ch in channels.values():
+                await ch.close()  # type: ignore[attr-defined]
+
+    app = FastAPI(
+        title="Arc Reactor",
+        summary="Launch, follow and recover Nextflow / nf-core pipeline runs",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(runs.router)
+    return app

@@ -1,0 +1,200 @@
+"""REST routes for runs: each one calls the Runs service over gRPC and holds no logic of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import grpc
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from arc.runs.v1 import runs_service_pb2
+from arc_core.protos import to_struct
+from gateway.convert import message_dict, run_json
+from gateway.deps import Backends, CallerMetadata
+from gateway.streams import StreamItem, resume_position, stream_response
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+
+class CreateRunBody(BaseModel):
+    pipeline: str
+    pipeline_version: str
+    samplesheet_csv: str
+    config_content: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    source_ngs_runs: list[str] = Field(default_factory=list)
+    source_project: str | None = None
+
+
+class RecoverRunBody(BaseModel):
+    reuse_work_dir: bool = True
+    notes: str = ""
+    override_params: dict[str, Any] | None = None
+    override_config: str | None = None
+
+
+def _quote_filter(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@router.get("", operation_id="list_runs")
+async def list_runs(
+    backends: Backends,
+    metadata: CallerMetadata,
+    status: str | None = None,
+    pipeline: str | None = None,
+    user: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    """Newest first. ``page`` addresses pages directly; ``page_token`` (``next_page_token``) is cheaper deep."""
+    terms = [
+        f"{name} = {_quote_filter(value)}"
+        for name, value in (("status", status), ("pipeline", pipeline), ("user_email", user))
+        if value
+    ]
+    request = runs_service_pb2.ListRunsRequest(
+        page_size=page_size,
+        filter=" AND ".join(terms),
+        page_token=page_token or "",
+        skip=0 if page_token else (page - 1) * page_size,
+    )
+    response = await backends.runs.ListRuns(request, metadata=metadata)
+    return {
+        "runs": [run_json(r) for r in response.runs],
+        "total": response.total_size,
+        "page": page,
+        "page_size": page_size,
+        "next_page_token": response.next_page_token or None,
+    }
+
+
+@router.post("", status_code=201, operation_id="create_run")
+async def create_run(
+    body: CreateRunBody,
+    backends: Backends,
+    metadata: CallerMetadata,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    request = runs_service_pb2.CreateRunRequest(
+        pipeline=body.pipeline,
+        pipeline_version=body.pipeline_version,
+        samplesheet_csv=body.samplesheet_csv,
+        config_content=body.config_content,
+        params=to_struct(body.params),
+        source_ngs_runs=body.source_ngs_runs,
+        source_project=body.source_project or "",
+        request_id=idempotency_key or "",
+    )
+    return run_json(await backends.runs.CreateRun(request, metadata=metadata))
+
+
+@router.get("/{run_id}", operation_id="get_run")
+async def get_run(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+    return run_json(await backends.runs.GetRun(runs_service_pb2.GetRunRequest(run_id=run_id), metadata=metadata))
+
+
+@router.delete("/{run_id}", operation_id="cancel_run")
+async def cancel_run(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+    request = runs_service_pb2.CancelRunRequest(run_id=run_id)
+    return run_json(await backends.runs.CancelRun(request, metadata=metadata))
+
+
+@router.post("/{run_id}/recover", status_code=201, operation_id="recover_run")
+async def recover_run(
+    run_id: str,
+    body: RecoverRunBody,
+    backends: Backends,
+    metadata: CallerMetadata,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    request = runs_service_pb2.RecoverRunRequest(
+        run_id=run_id,
+        reuse_work_dir=body.reuse_work_dir,
+        notes=body.notes,
+        override_config=body.override_config or "",
+        request_id=idempotency_key or "",
+    )
+    if body.override_params is not None:
+        request.override_params.CopyFrom(to_struct(body.override_params))
+    return run_json(await backends.runs.RecoverRun(request, metadata=metadata))
+
+
+@router.get("/{run_id}/files", operation_id="list_run_files")
+async def list_run_files(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+    response = await backends.runs.ListRunFiles(runs_service_pb2.ListRunFilesRequest(run_id=run_id), metadata=metadata)
+    return {
+        group: [
+            {
+                "path": f.path,
+                "size": f.size_bytes,
+                "updated_at": message_dict(f)["updated_at"],
+                "download_url": f.download_url,
+            }
+            for f in getattr(response, group)
+        ]
+        for group in ("inputs", "results", "logs")
+    }
+
+
+@router.get("/{run_id}/files/{path:path}", operation_id="download_run_file")
+async def download_run_file(run_id: str, path: str, backends: Backends, metadata: CallerMetadata) -> Response:
+    call = backends.runs.ReadRunFile(runs_service_pb2.ReadRunFileRequest(run_id=run_id, path=path), metadata=metadata)
+    # Read the first chunk before answering, so a missing file is a 404 and not a broken stream.
+    first = await call.read()
+    if first is grpc.aio.EOF:  # the service always sends one chunk; be safe anyway
+        first = runs_service_pb2.FileChunk()
+    name = path.rsplit("/", 1)[-1]
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first.data
+        async for chunk in call:
+            yield chunk.data
+
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(first.total_size),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        },
+    )
+
+
+@router.get("/{run_id}/events", operation_id="watch_run")
+async def watch_run(
+    run_id: str, request: Request, backends: Backends, metadata: CallerMetadata, after: int | None = None
+) -> Any:
+    """SSE: ``status`` events (``id:`` = sequence; reconnect with ``Last-Event-ID``), then ``done``."""
+    position = resume_position(request, str(after) if after is not None else None)
+    try:
+        after_sequence = int(position or 0)
+    except ValueError:
+        after_sequence = 0
+    call = backends.runs.WatchRun(
+        runs_service_pb2.WatchRunRequest(run_id=run_id, after_sequence=after_sequence), metadata=metadata
+    )
+    # The first event (or the error) arrives before the response starts, so a bad run id is a real 404.
+    first = await call.read()
+
+    async def items() -> AsyncIterator[StreamItem]:
+        event = first
+        last = after_sequence
+        try:
+            while event is not grpc.aio.EOF:
+                last = event.sequence
+                kind = event.WhichOneof("event")
+                data = run_json(event.status) if kind == "status" else message_dict(event.progress)
+                yield StreamItem(event=kind or "status", data=data, id=str(event.sequence))
+                event = await call.read()
+        finally:
+            call.cancel()
+        done_state["last_sequence"] = last
+
+    done_state: dict[str, Any] = {"run_id": run_id}
+    return stream_response(request, items(), done=done_state)

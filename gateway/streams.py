@@ -1,0 +1,75 @@
+"""Server-streaming RPCs as Server-Sent Events or newline-delimited JSON.
+
+Each item carries its position as the SSE ``id:`` so a browser's automatic reconnect (which sends
+``Last-Event-ID``) resumes without gap or duplicate. A comment line keeps idle connections open,
+and the stream always ends with an explicit final event (``done``, or ``error`` if the RPC failed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+from gateway.errors import rpc_error_response
+
+KEEPALIVE_SECONDS = 15
+NDJSON = "application/x-ndjson"
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    event: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+def resume_position(request: Request, query_value: str | None = None) -> str | None:
+    """Where to resume: ``Last-Event-ID`` (browser reconnect) wins over an explicit query value."""
+    return request.headers.get("last-event-id") or query_value
+
+
+def wants_ndjson(request: Request) -> bool:
+    return NDJSON in request.headers.get("accept", "")
+
+
+async def _with_final(items: AsyncIterator[StreamItem], done: dict[str, Any]) -> AsyncIterator[StreamItem]:
+    try:
+        async for item in items:
+            yield item
+    except grpc.aio.AioRpcError as exc:
+        body = json.loads(rpc_error_response(exc).body)
+        yield StreamItem(event="error", data=body)
+        return
+    yield StreamItem(event="done", data=done)
+
+
+def stream_response(request: Request, items: AsyncIterator[StreamItem], *, done: dict[str, Any]) -> Any:
+    """SSE by default; NDJSON when the client asks for ``application/x-ndjson``."""
+    framed = _with_final(items, done)
+    if wants_ndjson(request):
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for item in framed:
+                record = {"event": item.event, "data": item.data}
+                if item.id is not None:
+                    record["id"] = item.id
+                yield (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+        return StreamingResponse(lines(), media_type=NDJSON, headers={"Cache-Control": "no-cache"})
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for item in framed:
+            yield ServerSentEvent(data=json.dumps(item.data, separators=(",", ":")), event=item.event, id=item.id)
+
+    return EventSourceResponse(
+        events(),
+        ping=KEEPALIVE_SECONDS,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

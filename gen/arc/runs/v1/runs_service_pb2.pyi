@@ -1,0 +1,186 @@
+import datetime
+
+from arc.runs.v1 import run_pb2 as _run_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class ListRunsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter", "skip")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    skip: int
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., skip: _Optional[int] = ...) -> None: ...
+
+class ListRunsResponse(_message.Message):
+    __slots__ = ("runs", "next_page_token", "total_size")
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[_run_pb2.Run]
+    next_page_token: str
+    total_size: int
+    def __init__(self, runs: _Optional[_Iterable[_Union[_run_pb2.Run, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class CreateRunRequest(_message.Message):
+    __slots__ = ("pipeline", "pipeline_version", "samplesheet_csv", "config_content", "params", "source_ngs_runs", "source_project", "request_id")
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SAMPLESHEET_CSV_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_NGS_RUNS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    pipeline: str
+    pipeline_version: str
+    samplesheet_csv: str
+    config_content: str
+    params: _struct_pb2.Struct
+    source_ngs_runs: _containers.RepeatedScalarFieldContainer[str]
+    source_project: str
+    request_id: str
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., samplesheet_csv: _Optional[str] = ..., config_content: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source_ngs_runs: _Optional[_Iterable[str]] = ..., source_project: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CancelRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class RecoverRunRequest(_message.Message):
+    __slots__ = ("run_id", "reuse_work_dir", "notes", "override_params", "override_config", "request_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REUSE_WORK_DIR_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    reuse_work_dir: bool
+    notes: str
+    override_params: _struct_pb2.Struct
+    override_config: str
+    request_id: str
+    def __init__(self, run_id: _Optional[str] = ..., reuse_work_dir: bool = ..., notes: _Optional[str] = ..., override_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., override_config: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListRunFilesRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class ListRunFilesResponse(_message.Message):
+    __slots__ = ("inputs", "results", "logs")
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    inputs: _containers.RepeatedCompositeFieldContainer[_run_pb2.RunFile]
+    results: _containers.RepeatedCompositeFieldContainer[_run_pb2.RunFile]
+    logs: _containers.RepeatedCompositeFieldContainer[_run_pb2.RunFile]
+    def __init__(self, inputs: _Optional[_Iterable[_Union[_run_pb2.RunFile, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[_run_pb2.RunFile, _Mapping]]] = ..., logs: _Optional[_Iterable[_Union[_run_pb2.RunFile, _Mapping]]] = ...) -> None: ...
+
+class ReadRunFileRequest(_message.Message):
+    __slots__ = ("run_id", "path")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    path: str
+    def __init__(self, run_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class FileChunk(_message.Message):
+    __slots__ = ("data", "offset", "total_size")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    total_size: int
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class WatchRunRequest(_message.Message):
+    __slots__ = ("run_id", "after_sequence")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    after_sequence: int
+    def __init__(self, run_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class ProcessProgress(_message.Message):
+    __slots__ = ("process", "submitted", "running", "succeeded", "cached", "failed", "total")
+    PROCESS_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    process: str
+    submitted: int
+    running: int
+    succeeded: int
+    cached: int
+    failed: int
+    total: int
+    def __init__(self, process: _Optional[str] = ..., submitted: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., cached: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+
+class RunProgress(_message.Message):
+    __slots__ = ("processes",)
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    processes: _containers.RepeatedCompositeFieldContainer[ProcessProgress]
+    def __init__(self, processes: _Optional[_Iterable[_Union[ProcessProgress, _Mapping]]] = ...) -> None: ...
+
+class RunEvent(_message.Message):
+    __slots__ = ("sequence", "time", "status", "progress", "final")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    time: _timestamp_pb2.Timestamp
+    status: _run_pb2.Run
+    progress: RunProgress
+    final: bool
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., progress: _Optional[_Union[RunProgress, _Mapping]] = ..., final: bool = ...) -> None: ...
+
+class ReportRunStatusRequest(_message.Message):
+    __slots__ = ("run_id", "status", "started_at", "completed_at", "failed_at", "error_message", "error_task", "exit_code", "metrics", "nextflow_session_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TASK_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    NEXTFLOW_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    status: _run_pb2.Run.Status
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    failed_at: _timestamp_pb2.Timestamp
+    error_message: str
+    error_task: str
+    exit_code: int
+    metrics: _struct_pb2.Struct
+    nextflow_session_id: str
+    def __init__(self, run_id: _Optional[str] = ..., status: _Optional[_Union[_run_pb2.Run.Status, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ..., error_task: _Optional[str] = ..., exit_code: _Optional[int] = ..., metrics: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., nextflow_session_id: _Optional[str] = ...) -> None: ...

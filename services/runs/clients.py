@@ -1,0 +1,31 @@
+"""Clients of other services that Runs calls, over their generated stubs only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
+from arc_core import grpc_client
+from arc_core.identity import Identity
+from services.runs.convert import to_struct
+
+
+class PipelinesClient:
+    """Implements ``PipelinesPort`` over the Pipelines gRPC API."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.stub = pipelines_service_pb2_grpc.PipelinesServiceStub(channel)
+
+    async def validate_run_inputs(
+        self, identity: Identity, *, pipeline: str, version: str, params: dict[str, Any], samplesheet_csv: str
+    ) -> int:
+        response = await grpc_client.unary(
+            self.stub.ValidateRunInputs,
+            pipelines_service_pb2.ValidateRunInputsRequest(
+                pipeline=pipeline, pipeline_version=version, params=to_struct(params), samplesheet_csv=samplesheet_csv
+            ),
+            identity=identity,
+        )
+        return response.sample_count

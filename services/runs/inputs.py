@@ -1,0 +1,70 @@
+"""Checks on CreateRun input that need no pipeline knowledge (the spec's limits), all reported at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from arc_core.errors import ViolationCollector
+
+MAX_SAMPLESHEET_BYTES = 10 * 1024 * 1024
+MAX_CONFIG_BYTES = 100 * 1024
+MAX_REQUEST_ID = 100
+
+PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,48}(/[a-z0-9][a-z0-9_.-]{0,48})?$")
+# semver.org's own pattern.
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+RUN_ID = re.compile(r"^run-[0-9a-f]{8}$")
+PLATFORM_PARAMS = ("input", "outdir")
+
+
+@dataclass
+class RunInput:
+    pipeline: str
+    pipeline_version: str
+    samplesheet_csv: str
+    config_content: str
+    params: dict[str, Any]
+    source_ngs_runs: list[str] = field(default_factory=list)
+    source_project: str = ""
+    request_id: str = ""
+
+
+def check_run_input(run: RunInput) -> None:
+    """Raise InvalidArgument listing every violation of the spec's limits."""
+    problems = ViolationCollector()
+    if not PIPELINE_NAME.match(run.pipeline):
+        problems.add("pipeline", "must look like 'nf-core/scrnaseq' (lower-case letters, digits, - _ .)")
+    if len(run.pipeline_version) > 20 or not SEMVER.match(run.pipeline_version):
+        problems.add("pipeline_version", "must be a semantic version such as 2.7.1")
+    size = len(run.samplesheet_csv.encode())
+    if not run.samplesheet_csv.strip():
+        problems.add("samplesheet_csv", "is empty")
+    elif size > MAX_SAMPLESHEET_BYTES:
+        problems.add("samplesheet_csv", f"is {size} bytes; the limit is {MAX_SAMPLESHEET_BYTES} (10 MB)")
+    config_size = len(run.config_content.encode())
+    if config_size > MAX_CONFIG_BYTES:
+        problems.add("config_content", f"is {config_size} bytes; the limit is {MAX_CONFIG_BYTES} (100 KB)")
+    for name in PLATFORM_PARAMS:
+        if name in run.params:
+            problems.add(f"params.{name}", "is set by the platform and cannot be given")
+    for i, name in enumerate(run.source_ngs_runs):
+        if not name.strip():
+            problems.add(f"source_ngs_runs[{i}]", "is empty")
+    if len(run.source_project) > 255:
+        problems.add("source_project", "is longer than 255 characters")
+    if len(run.request_id) > MAX_REQUEST_ID:
+        problems.add("request_id", f"is longer than {MAX_REQUEST_ID} characters")
+    problems.raise_if_any("invalid run")
+
+
+def check_run_id(run_id: str) -> None:
+    problems = ViolationCollector()
+    if not RUN_ID.match(run_id):
+        problems.add("run_id", "must be 'run-' followed by 8 lower-case hex digits")
+    problems.raise_if_any("invalid run id")

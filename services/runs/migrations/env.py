@@ -1,0 +1,13 @@
+"""Alembic environment: migrations run on a connection handed over by ``arc_core.db.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through arc_core.db.migrate (python -m arc_core.cli migrate)")
+
+context.configure(connection=connection, target_metadata=None, transactional_ddl=True)
+with context.begin_transaction():
+    context.run_migrations()

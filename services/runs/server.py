@@ -1,0 +1,53 @@
+"""Wiring of the Runs service: database pool, migrations, storage, event hub, servicer."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from arc.runs.v1 import runs_service_pb2_grpc
+from arc_core import db
+from arc_core.grpc_client import open_channel
+from arc_core.grpc_server import ServiceRegistration
+from arc_core.settings import Settings
+from arc_core.storage import open_storage
+from services.runs.clients import PipelinesClient
+from services.runs.events import RunEventHub
+from services.runs.service import RunsService
+from services.runs.servicer import REPORT_METHOD, SERVICE_NAME, RunsServicer
+from services.runs.store import RunStore
+
+
+async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegistration, RunsService]:
+    """Connect the Runs service's backends; the registration's hooks start and stop them."""
+    await db.migrate(database_url)
+    pool = await db.create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    store = RunStore(pool)
+    storage = open_storage(
+        settings.resolved_storage_root,
+        signing_service_account=settings.gcs_signing_service_account,
+        signed_url_minutes=settings.signed_url_minutes,
+    )
+    pipelines_channel = open_channel(settings.service_address("pipelines"))
+
+    async def connect_listener() -> asyncpg.Connection:
+        return await asyncpg.connect(database_url)
+
+    hub = RunEventHub(connect_listener, lambda run_id: store.history(run_id))
+    service = RunsService(store=store, storage=storage, hub=hub, pipelines=PipelinesClient(pipelines_channel))
+
+    async def stop() -> None:
+        await hub.stop()
+        await pipelines_channel.close()
+        await pool.close()
+
+    registration = ServiceRegistration(
+        name=SERVICE_NAME,
+        add_to_server=lambda server: runs_service_pb2_grpc.add_RunsServiceServicer_to_server(
+            RunsServicer(service), server
+        ),
+        self_authenticated=(REPORT_METHOD,),
+        on_start=[hub.start],
+        on_stop=[stop],
+        ready=store.ping,
+    )
+    return registration, service

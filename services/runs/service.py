@@ -1,0 +1,311 @@
+"""The Runs domain: create, read, list, cancel, watch, report status. No gRPC here.
+
+Every method takes the caller's :class:`Identity`; a run is visible only to its owner and admins,
+and a stranger's run is indistinguishable from a missing one (NotFound).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+import yaml
+
+from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated, Unimplemented
+from arc_core.identity import Identity
+from arc_core.storage import ObjectInfo, Storage, safe_key
+from services.runs import status as st
+from services.runs.events import RunEventHub
+from services.runs.inputs import RunInput, check_run_id, check_run_input
+from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
+from services.runs.store import NewRun, RunStore, snapshot_to_row
+
+log = logging.getLogger(__name__)
+
+FILE_GROUPS = ("inputs", "results", "logs")
+EXACT_TOTAL_UP_TO = 10_000
+USER_TOUCH_SECONDS = 60.0
+
+
+class PipelinesPort(Protocol):
+    """What Runs needs from the Pipelines service."""
+
+    async def validate_run_inputs(
+        self, identity: Identity, *, pipeline: str, version: str, params: dict[str, Any], samplesheet_csv: str
+    ) -> int:
+        """The sample count of valid inputs; raises InvalidArgument with every violation otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One WatchRun event: the run as it was right after history entry ``seq``."""
+
+    seq: int
+    time: datetime
+    run: dict[str, Any]
+    final: bool
+
+
+@dataclass(frozen=True)
+class RunFileInfo:
+    path: str
+    size: int
+    updated_at: datetime
+    download_url: str
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_run_id() -> str:
+    return f"run-{secrets.token_hex(4)}"
+
+
+class RunsService:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        storage: Storage,
+        hub: RunEventHub,
+        pipelines: PipelinesPort,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.hub = hub
+        self.pipelines = pipelines
+        self._touched: dict[str, float] = {}
+
+    # --- identity and access -------------------------------------------------------------------
+
+    async def touch_user(self, caller: Identity) -> None:
+        """Create the caller's user row on first sight; refresh ``last_login_at`` at most once a minute."""
+        now = time.monotonic()
+        if now - self._touched.get(caller.email, -USER_TOUCH_SECONDS) < USER_TOUCH_SECONDS:
+            return
+        await self.store.touch_user(caller.email, caller.display_name or caller.email.split("@")[0])
+        self._touched[caller.email] = now
+
+    async def _visible_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
+        check_run_id(run_id)
+        row = await self.store.get_run(run_id)
+        if row is None or not caller.can_see(row["user_email"]):
+            raise NotFound(f"run {run_id} not found")
+        return row
+
+    # --- create ----------------------------------------------------------------------------------
+
+    async def create_run(self, caller: Identity, run: RunInput) -> asyncpg.Record:
+        check_run_input(run)
+        request_id = run.request_id or None
+        if request_id:
+            existing = await self.store.get_by_request_id(caller.email, request_id)
+            if existing is not None:
+                return existing
+        sample_count = await self.pipelines.validate_run_inputs(
+            caller,
+            pipeline=run.pipeline,
+            version=run.pipeline_version,
+            params=run.params,
+            samplesheet_csv=run.samplesheet_csv,
+        )
+        run_id = new_run_id()
+        root = f"runs/{run_id}"
+        await self._write_inputs(root, run)
+        try:
+            row = await self.store.insert_run(
+                NewRun(
+                    run_id=run_id,
+                    pipeline=run.pipeline,
+                    pipeline_version=run.pipeline_version,
+                    user_email=caller.email,
+                    user_name=caller.display_name or None,
+                    gcs_path=self.storage.uri(root),
+                    params=run.params,
+                    sample_count=sample_count,
+                    source_ngs_runs=[s.strip() for s in run.source_ngs_runs] or None,
+                    source_project=run.source_project or None,
+                    nextflow_session_id=str(uuid.uuid4()),
+                    orchestrator_token_sha256=hash_token(secrets.token_urlsafe(32)),
+                    request_id=request_id,
+                ),
+                reason=f"created by {caller.email}",
+            )
+        except BaseException:
+            await self.storage.delete_prefix(root)
+            raise
+        if row is None:  # a concurrent retry with the same request id won
+            await self.storage.delete_prefix(root)
+            existing = await self.store.get_by_request_id(caller.email, request_id or "")
+            if existing is None:
+                raise FailedPrecondition("a concurrent request with this request id did not complete")
+            return existing
+        return row
+
+    async def _write_inputs(self, root: str, run: RunInput) -> None:
+        params = dict(run.params)
+        # The pipeline's own required params point at the run's storage; users never set them.
+        params["input"] = self.storage.uri(f"{root}/inputs/samplesheet.csv")
+        params["outdir"] = self.storage.uri(f"{root}/results")
+        try:
+            await self.storage.write_bytes(f"{root}/inputs/samplesheet.csv", run.samplesheet_csv.encode())
+            await self.storage.write_bytes(f"{root}/inputs/nextflow.config", run.config_content.encode())
+            params_yaml = yaml.safe_dump(params, sort_keys=True, allow_unicode=True)
+            await self.storage.write_bytes(f"{root}/inputs/params.yaml", params_yaml.encode())
+        except BaseException:
+            await self.storage.delete_prefix(root)
+            raise
+
+    # --- read ------------------------------------------------------------------------------------
+
+    async def get_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
+        return await self._visible_run(caller, run_id)
+
+    async def list_runs(
+        self, caller: Identity, *, filter_text: str, page_size: int, page_token: str, skip: int
+    ) -> tuple[list[asyncpg.Record], str, int]:
+        run_filter = parse_filter(filter_text)
+        if not caller.is_admin:
+            if run_filter.user_email not in (None, caller.email):
+                return [], "", 0  # other people's runs are invisible, not forbidden
+            run_filter = type(run_filter)(run_filter.status, run_filter.pipeline, caller.email)
+        limit = page_size_of(page_size)
+        if skip < 0 or skip > MAX_SKIP:
+            raise InvalidArgument(f"skip must be between 0 and {MAX_SKIP}")
+        token = decode_token(page_token, run_filter) if page_token else None
+        rows = await self.store.list_runs(
+            run_filter,
+            after=(token.created_at, token.run_id) if token else None,
+            skip=skip,
+            limit=limit + 1,
+        )
+        # Counted once per listing; later pages carry the total in their token.
+        total = token.total if token else await self.store.count_runs(run_filter, exact_up_to=EXACT_TOTAL_UP_TO)
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_token = encode_token(PageToken(last["created_at"], last["run_id"], total), run_filter)
+        return rows, next_token, total
+
+    # --- state moves -----------------------------------------------------------------------------
+
+    async def cancel_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
+        row = await self._visible_run(caller, run_id)
+        if row["status"] in (st.COMPLETED, st.FAILED):
+            raise FailedPrecondition(
+                f"run {run_id} is {row['status']}; only an active run can be cancelled",
+                reason="RUN_TERMINAL",
+                metadata={"current_status": row["status"]},
+            )
+        result = await self.store.move(run_id, st.CANCELLED, reason=f"cancelled by {caller.email}", actor=caller.email)
+        return result.run
+
+    async def recover_run(self, caller: Identity, run_id: str, **_: object) -> asyncpg.Record:
+        await self._visible_run(caller, run_id)
+        raise Unimplemented("RecoverRun arrives with the execution backends")
+
+    async def issue_orchestrator_token(self, run_id: str) -> str:
+        """A fresh run-scoped token for the orchestrator (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        await self.store.pool.execute(
+            "UPDATE runs SET orchestrator_token_sha256 = $2 WHERE run_id = $1", run_id, hash_token(token)
+        )
+        return token
+
+    async def report_status(
+        self, token: str, run_id: str, target: str, *, at: datetime | None, fields: dict[str, object]
+    ) -> asyncpg.Record:
+        """The orchestrator's report; authenticated by the token of that one run."""
+        check_run_id(run_id)
+        digest = await self.store.token_digest(run_id)
+        if not token or digest is None or not hmac.compare_digest(digest, hash_token(token)):
+            raise Unauthenticated("invalid run token")
+        if target not in st.STATUSES or target == st.PENDING:
+            raise InvalidArgument(f"status {target!r} cannot be reported")
+        result = await self.store.move(
+            run_id, target, reason="reported by orchestrator", actor="orchestrator", fields=fields, at=at
+        )
+        return result.run
+
+    # --- files -----------------------------------------------------------------------------------
+
+    async def list_files(self, caller: Identity, run_id: str) -> dict[str, list[RunFileInfo]]:
+        await self._visible_run(caller, run_id)
+        root = f"runs/{run_id}"
+        groups: dict[str, list[RunFileInfo]] = {}
+        for group in FILE_GROUPS:
+            infos = await self.storage.list(f"{root}/{group}")
+            groups[group] = [await self._file_info(run_id, root, info) for info in infos]
+        return groups
+
+    async def _file_info(self, run_id: str, root: str, info: ObjectInfo) -> RunFileInfo:
+        path = info.key[len(root) + 1 :]
+        url = await self.storage.download_url(info.key, filename=path.rsplit("/", 1)[-1])
+        return RunFileInfo(
+            path=path,
+            size=info.size,
+            updated_at=info.updated_at,
+            download_url=url or f"/api/runs/{run_id}/files/{path}",
+        )
+
+    async def read_file(self, caller: Identity, run_id: str, path: str) -> tuple[int, AsyncIterator[bytes]]:
+        """Size and chunks of one file under the run's inputs/, results/ or logs/."""
+        await self._visible_run(caller, run_id)
+        relative = safe_key(path)
+        if relative.split("/", 1)[0] not in FILE_GROUPS:
+            raise NotFound(f"no file {path!r} in run {run_id}")
+        key = f"runs/{run_id}/{relative}"
+        info = await self.storage.stat(key)
+        if info is None:
+            raise NotFound(f"no file {path!r} in run {run_id}")
+        return info.size, self.storage.iter_chunks(key)
+
+    # --- watch -----------------------------------------------------------------------------------
+
+    async def watch(self, caller: Identity, run_id: str, after_seq: int) -> AsyncIterator[RunEvent]:
+        """The current state first (or everything after ``after_seq``), then each change, until terminal."""
+        await self._visible_run(caller, run_id)
+        sub = self.hub.subscribe(run_id)  # before the first read, so no change can slip between
+        try:
+            history = await self.hub.events_after(run_id, 0)
+            if after_seq <= 0:
+                rows = history[-1:]
+            elif any(r["seq"] == after_seq and st.is_terminal(r["to_status"]) for r in history):
+                return  # a reconnect after the final event: nothing more will come
+            else:
+                rows = [r for r in history if r["seq"] > after_seq]
+            last = max(after_seq, 0)
+            while True:
+                for row in rows:
+                    event = _event(row)
+                    last = event.seq
+                    yield event
+                    if event.final:
+                        return
+                sub.wake.clear()
+                if sub.announced <= last:
+                    await sub.wake.wait()
+                rows = await self.hub.events_after(run_id, last, at_least=sub.announced)
+        finally:
+            self.hub.unsubscribe(sub)
+
+
+def _event(row: asyncpg.Record) -> RunEvent:
+    return RunEvent(
+        seq=row["seq"],
+        time=row["created_at"],
+        run=snapshot_to_row(row["run_snapshot"]),
+        final=st.is_terminal(row["to_status"]),
+    )

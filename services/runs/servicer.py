@@ -1,0 +1,122 @@
+"""gRPC face of the Runs service: translate messages, delegate to :class:`RunsService`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC
+
+import grpc
+
+from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
+from arc_core.grpc_server import current_identity, metadata_dict
+from arc_core.identity import RUN_TOKEN_HEADER
+from services.runs.convert import STATUS_FROM_PROTO, from_struct, run_to_proto, timestamp
+from services.runs.inputs import RunInput
+from services.runs.service import RunsService
+
+SERVICE_NAME = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name
+REPORT_METHOD = f"/{SERVICE_NAME}/ReportRunStatus"
+
+REPORT_TIMESTAMPS = {"running": "started_at", "completed": "completed_at", "failed": "failed_at"}
+
+
+class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
+    def __init__(self, service: RunsService) -> None:
+        self.service = service
+
+    async def _caller(self):  # type: ignore[no-untyped-def]
+        caller = current_identity()
+        await self.service.touch_user(caller)
+        return caller
+
+    async def GetRun(self, request: runs_service_pb2.GetRunRequest, context: grpc.aio.ServicerContext) -> run_pb2.Run:
+        return run_to_proto(await self.service.get_run(await self._caller(), request.run_id))
+
+    async def ListRuns(
+        self, request: runs_service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
+    ) -> runs_service_pb2.ListRunsResponse:
+        rows, next_token, total = await self.service.list_runs(
+            await self._caller(),
+            filter_text=request.filter,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            skip=request.skip,
+        )
+        return runs_service_pb2.ListRunsResponse(
+            runs=[run_to_proto(r) for r in rows], next_page_token=next_token, total_size=total
+        )
+
+    async def CreateRun(
+        self, request: runs_service_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_pb2.Run:
+        run = RunInput(
+            pipeline=request.pipeline,
+            pipeline_version=request.pipeline_version,
+            samplesheet_csv=request.samplesheet_csv,
+            config_content=request.config_content,
+            params=from_struct(request.params),
+            source_ngs_runs=list(request.source_ngs_runs),
+            source_project=request.source_project,
+            request_id=request.request_id,
+        )
+        return run_to_proto(await self.service.create_run(await self._caller(), run))
+
+    async def CancelRun(
+        self, request: runs_service_pb2.CancelRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_pb2.Run:
+        return run_to_proto(await self.service.cancel_run(await self._caller(), request.run_id))
+
+    async def RecoverRun(
+        self, request: runs_service_pb2.RecoverRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_pb2.Run:
+        return run_to_proto(await self.service.recover_run(await self._caller(), request.run_id))
+
+    async def ListRunFiles(
+        self, request: runs_service_pb2.ListRunFilesRequest, context: grpc.aio.ServicerContext
+    ) -> runs_service_pb2.ListRunFilesResponse:
+        groups = await self.service.list_files(await self._caller(), request.run_id)
+        response = runs_service_pb2.ListRunFilesResponse()
+        for name, files in groups.items():
+            getattr(response, name).extend(
+                run_pb2.RunFile(
+                    path=f.path, size_bytes=f.size, updated_at=timestamp(f.updated_at), download_url=f.download_url
+                )
+                for f in files
+            )
+        return response
+
+    async def ReadRunFile(
+        self, request: runs_service_pb2.ReadRunFileRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[runs_service_pb2.FileChunk]:
+        size, chunks = await self.service.read_file(await self._caller(), request.run_id, request.path)
+        offset = 0
+        async for data in chunks:
+            yield runs_service_pb2.FileChunk(data=data, offset=offset, total_size=size if offset == 0 else 0)
+            offset += len(data)
+        if offset == 0:
+            yield runs_service_pb2.FileChunk(data=b"", offset=0, total_size=size)
+
+    async def WatchRun(
+        self, request: runs_service_pb2.WatchRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[runs_service_pb2.RunEvent]:
+        async for event in self.service.watch(await self._caller(), request.run_id, request.after_sequence):
+            yield runs_service_pb2.RunEvent(
+                sequence=event.seq, time=timestamp(event.time), status=run_to_proto(event.run), final=event.final
+            )
+
+    async def ReportRunStatus(
+        self, request: runs_service_pb2.ReportRunStatusRequest, context: grpc.aio.ServicerContext
+    ) -> run_pb2.Run:
+        token = metadata_dict(context).get(RUN_TOKEN_HEADER, "")
+        target = STATUS_FROM_PROTO.get(request.status, "")
+        at_field = REPORT_TIMESTAMPS.get(target)
+        at = getattr(request, at_field).ToDatetime(tzinfo=UTC) if at_field and request.HasField(at_field) else None
+        fields: dict[str, object] = {
+            "error_message": request.error_message or None,
+            "error_task": request.error_task or None,
+            "exit_code": request.exit_code if request.HasField("exit_code") else None,
+            "metrics": from_struct(request.metrics) if request.HasField("metrics") else None,
+            "nextflow_session_id": request.nextflow_session_id or None,
+        }
+        row = await self.service.report_status(token, request.run_id, target, at=at, fields=fields)
+        return run_to_proto(row)

@@ -1,0 +1,61 @@
+"""Start the real platform (gRPC services + gateway) in the test's event loop, on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+
+from arc.runs.v1 import runs_service_pb2_grpc
+from arc_core.runtime import Platform
+from arc_core.settings import Settings
+
+
+def email_metadata(email: str) -> tuple[tuple[str, str], ...]:
+    return (("x-goog-authenticated-user-email", f"accounts.google.com:{email}"),)
+
+
+@dataclass
+class Running:
+    platform: Platform
+    channel: grpc.aio.Channel
+    http: httpx.AsyncClient
+
+    @property
+    def runs(self) -> runs_service_pb2_grpc.RunsServiceStub:
+        return runs_service_pb2_grpc.RunsServiceStub(self.channel)
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.platform.grpc_port}"
+
+    def service(self, name: str):  # type: ignore[no-untyped-def]
+        return self.platform.services[name]
+
+
+@asynccontextmanager
+async def running_platform(
+    *, database_url: str, data_dir: Path, targets: list[str] | None = None, **overrides: object
+) -> AsyncIterator[Running]:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        grpc_port=0,
+        http_port=0,
+        admin_emails=frozenset({"admin@example.com"}),
+        **overrides,  # type: ignore[arg-type]
+    )
+    platform = Platform(settings=settings, targets=targets or ["runs", "logs", "pipelines", "benchling", "gateway"])
+    await platform.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{platform.grpc_port}")
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{platform.http_port}", timeout=30)
+    try:
+        yield Running(platform=platform, channel=channel, http=http)
+    finally:
+        await http.aclose()
+        await channel.close()
+        await platform.stop()
