@@ -1,0 +1,114 @@
+"""The executor contract: how the Runs service starts, stops and inspects a run's orchestrator job.
+
+Two implementations, chosen by ``ARC_EXECUTOR``: ``local`` (a child process in its own process group)
+and ``batch`` (one Google Cloud Batch job per run). Both start the same orchestrator with the same
+environment (:meth:`JobSpec.environment`), so a laptop exercises the production path.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from arc_core.errors import ArcError, FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything the orchestrator job of one run needs; no database credentials, ever."""
+
+    run_id: str
+    pipeline: str
+    pipeline_version: str
+    user_email: str
+    run_root: str  # the run's root URI: gs://bucket/runs/run-… or a local path
+    config_uri: str  # {run_root}/inputs/nextflow.config (rendered)
+    params_uri: str  # {run_root}/inputs/params.yaml
+    work_dir: str  # the Nextflow work dir: {run_root}/work, or the parent's for a recovery
+    session_id: str  # NXF_UUID pinned for this run
+    resume_session_id: str | None  # the parent's session id for a recovery (-resume SESSION)
+    cache_uri: str  # NXF_CLOUDCACHE_PATH: the Nextflow resume cache kept in storage
+    status_address: str  # host:port of the Runs gRPC API (ReportRunStatus)
+    token: str  # the run-scoped orchestrator token (x-arc-run-token)
+    nextflow_bin: str = "nextflow"
+
+    @property
+    def is_recovery(self) -> bool:
+        return self.resume_session_id is not None
+
+    @property
+    def job_id(self) -> str:
+        return f"nf-{self.run_id}"
+
+    def environment(self) -> dict[str, str]:
+        """The orchestrator's environment (DESIGN.md names, plus what resume and reporting need)."""
+        env = {
+            "RUN_ID": self.run_id,
+            "PIPELINE": self.pipeline,
+            "PIPELINE_VERSION": self.pipeline_version,
+            "RUN_ROOT": self.run_root,
+            "CONFIG_GCS_PATH": self.config_uri,
+            "PARAMS_GCS_PATH": self.params_uri,
+            "WORK_DIR": self.work_dir,
+            "IS_RECOVERY": "true" if self.is_recovery else "false",
+            "NXF_UUID": self.session_id,
+            "NXF_CLOUDCACHE_PATH": self.cache_uri,
+            "ARC_STATUS_ADDRESS": self.status_address,
+            "ARC_RUN_TOKEN": self.token,
+            "ARC_NEXTFLOW_BIN": self.nextflow_bin,
+        }
+        if self.resume_session_id:
+            env["RESUME_SESSION_ID"] = self.resume_session_id
+        return env
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"  # accepted, not yet running (Batch QUEUED/SCHEDULED, local: waiting for a slot)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    GONE = "gone"  # deleted, or the local process vanished without a recorded exit
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: JobState
+    exit_code: int | None = None
+    message: str = ""
+
+
+class ExecutorError(ArcError):
+    """Base for executor failures, mapped to the domain's error kinds below."""
+
+
+class JobCreationFailed(ExecutorError, FailedPrecondition):
+    """The backend refused the job (bad spec, permission denied): retrying will not help."""
+
+
+class QuotaExceeded(ExecutorError, ResourceExhausted):
+    """The project is out of quota for the job's resources."""
+
+
+class JobNotFound(ExecutorError, NotFound):
+    pass
+
+
+class BackendUnavailable(ExecutorError, Unavailable):
+    """Transient: the backend is down or timed out (retried with backoff before surfacing)."""
+
+
+class Executor(Protocol):
+    async def submit(self, spec: JobSpec) -> str:
+        """Start the job; returns its name (``batch_job_name``). Raises an ExecutorError subclass."""
+        ...
+
+    async def cancel(self, job_name: str) -> None:
+        """Stop the job; a job that is already gone is not an error."""
+        ...
+
+    async def status(self, job_name: str) -> JobStatus:
+        """The job's real state, for the reconciler."""
+        ...
+
+    async def close(self) -> None: ...

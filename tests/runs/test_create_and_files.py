@@ -1,0 +1,193 @@
+"""CreateRun end to end: validation (ours and the Pipelines service's), storage, idempotency, files."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+import yaml
+
+from arc.runs.v1 import runs_service_pb2
+from arc_core.grpc_errors import from_rpc_error
+from arc_core.protos import to_struct
+from tests.support.platform import email_metadata
+
+ALICE = email_metadata("alice@example.com")
+ALICE_HTTP = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
+SAMPLESHEET = (
+    "sample,fastq_1,fastq_2,expected_cells\n"
+    "s1,data/s1_L001_R1.fastq.gz,data/s1_L001_R2.fastq.gz,5000\n"
+    "s1,data/s1_L002_R1.fastq.gz,data/s1_L002_R2.fastq.gz,5000\n"
+    "s2,data/s2_R1.fastq.gz,data/s2_R2.fastq.gz,3000\n"
+)
+PARAMS = {"genome": "GRCh38", "protocol": "10XV3", "aligner": "star"}
+
+
+def body(**overrides: object) -> dict:
+    data = {
+        "pipeline": "nf-core/scrnaseq",
+        "pipeline_version": "2.7.1",
+        "samplesheet_csv": SAMPLESHEET,
+        "config_content": "process.cpus = 2\n",
+        "params": PARAMS,
+    }
+    data.update(overrides)
+    return data
+
+
+def grpc_request(**overrides: object) -> runs_service_pb2.CreateRunRequest:
+    data = body(**overrides)
+    data["params"] = to_struct(data["params"])  # type: ignore[arg-type]
+    return runs_service_pb2.CreateRunRequest(**data)  # type: ignore[arg-type]
+
+
+async def test_create_over_http_stores_inputs(platform) -> None:
+    response = await platform.http.post("/api/runs", json=body(source_ngs_runs=["NGS_1"]), headers=ALICE_HTTP)
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert run["run_id"].startswith("run-") and len(run["run_id"]) == 12
+    assert run["status"] == "pending" and run["user_email"] == "alice@example.com"
+    assert run["sample_count"] == 2  # two lanes of s1 are one sample
+    assert run["params"] == PARAMS and run["source_ngs_runs"] == ["NGS_1"]
+    assert run["nextflow_session_id"]
+    storage = platform.service("runs").storage
+    root = f"runs/{run['run_id']}"
+    assert run["gcs_path"] == storage.uri(root)
+    assert (await storage.read_bytes(f"{root}/inputs/samplesheet.csv")).decode() == SAMPLESHEET
+    assert (await storage.read_bytes(f"{root}/inputs/nextflow.config")).decode() == "process.cpus = 2\n"
+    params = yaml.safe_load(await storage.read_bytes(f"{root}/inputs/params.yaml"))
+    assert params == {
+        **PARAMS,
+        "input": storage.uri(f"{root}/inputs/samplesheet.csv"),
+        "outdir": storage.uri(f"{root}/results"),
+    }
+    user = await platform.service("runs").store.get_user("alice@example.com")
+    assert user["stats"]["total_runs"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        ({"pipeline": "NF-Core/ScRNAseq!"}, ["pipeline"]),
+        ({"pipeline_version": "latest"}, ["pipeline_version"]),
+        ({"samplesheet_csv": ""}, ["samplesheet_csv"]),
+        ({"samplesheet_csv": "sample\n" + "x" * (10 * 1024 * 1024)}, ["samplesheet_csv"]),
+        ({"config_content": "x" * (100 * 1024 + 1)}, ["config_content"]),
+        ({"params": {**PARAMS, "outdir": "/elsewhere"}}, ["params.outdir"]),
+        ({"pipeline": "BAD NAME", "pipeline_version": "1"}, ["pipeline", "pipeline_version"]),
+    ],
+)
+async def test_spec_limits_are_reported_with_their_field(platform, overrides, fields) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await platform.runs.CreateRun(grpc_request(**overrides), metadata=ALICE)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = from_rpc_error(err.value)
+    assert [v.field for v in error.violations] == fields
+
+
+async def test_pipeline_violations_reach_the_client_as_400_details(platform) -> None:
+    bad_sheet = "sample,fastq_1,fastq_2\ns1,reads.txt,s1_R2.fastq.gz\n,s2_R1.fastq.gz,s2_R2.fastq.gz\n"
+    response = await platform.http.post(
+        "/api/runs",
+        json=body(samplesheet_csv=bad_sheet, params={"aligner": "bowtie", "protocol": "10XV3"}),
+        headers=ALICE_HTTP,
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_ARGUMENT"
+    bad_request = next(d for d in error["details"] if d["@type"].endswith("google.rpc.BadRequest"))
+    fields = {v["field"] for v in bad_request["field_violations"]}
+    assert "params.aligner" in fields
+    assert any(f.startswith("samplesheet") and "fastq_1" in f for f in fields)
+    assert any(f.startswith("samplesheet") and "sample" in f for f in fields)
+    assert len(bad_request["field_violations"]) >= 4  # every problem at once
+
+
+async def test_unknown_pipeline_or_version_is_not_found(platform) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await platform.runs.CreateRun(grpc_request(pipeline_version="9.9.9"), metadata=ALICE)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "2.7.1" in err.value.details()  # the versions that exist
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await platform.runs.CreateRun(grpc_request(pipeline="nf-core/nothing"), metadata=ALICE)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_retried_create_returns_the_same_run(platform) -> None:
+    headers = {**ALICE_HTTP, "Idempotency-Key": "retry-1"}
+    first = await platform.http.post("/api/runs", json=body(), headers=headers)
+    second = await platform.http.post("/api/runs", json=body(), headers=headers)
+    assert first.json()["run_id"] == second.json()["run_id"]
+    # Another user's identical key is their own request.
+    other = await platform.http.post(
+        "/api/runs", json=body(), headers={"X-Goog-Authenticated-User-Email": "bob@example.com", "Idempotency-Key": "retry-1"}
+    )
+    assert other.json()["run_id"] != first.json()["run_id"]
+
+
+async def test_concurrent_retries_make_one_run(platform) -> None:
+    calls = [platform.runs.CreateRun(grpc_request(request_id="burst-7"), metadata=ALICE) for _ in range(10)]
+    runs = await asyncio.gather(*calls)
+    assert len({r.run_id for r in runs}) == 1
+    count = await platform.service("runs").store.pool.fetchval(
+        "SELECT count(*) FROM runs WHERE request_id = 'burst-7'"
+    )
+    assert count == 1
+    storage = platform.service("runs").storage
+    created = [i.key.split("/")[1] for i in await storage.list("runs") if i.key.endswith("params.yaml")]
+    assert created.count(runs[0].run_id) == 1
+    known = await _all_run_ids(platform)
+    assert all(run_id in known for run_id in created)  # the losers left no inputs behind
+
+
+async def _all_run_ids(platform) -> set[str]:
+    rows = await platform.service("runs").store.pool.fetch("SELECT run_id FROM runs")
+    return {r["run_id"] for r in rows}
+
+
+async def test_files_listing_and_download(platform) -> None:
+    run = (await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)).json()
+    run_id = run["run_id"]
+    storage = platform.service("runs").storage
+    await storage.write_bytes(f"runs/{run_id}/results/multiqc/multiqc_report.html", b"<html>report</html>")
+    await storage.write_bytes(f"runs/{run_id}/logs/nextflow.log", b"log line\n")
+    await storage.write_bytes(f"runs/{run_id}/work/ab/cdef/.command.out", b"not listed")
+    files = (await platform.http.get(f"/api/runs/{run_id}/files", headers=ALICE_HTTP)).json()
+    assert [f["path"] for f in files["inputs"]] == [
+        "inputs/nextflow.config",
+        "inputs/params.yaml",
+        "inputs/samplesheet.csv",
+    ]
+    report = files["results"][0]
+    assert report["path"] == "results/multiqc/multiqc_report.html" and report["size"] == 19
+    assert report["download_url"] == f"/api/runs/{run_id}/files/results/multiqc/multiqc_report.html"
+    assert report["updated_at"]
+    assert [f["path"] for f in files["logs"]] == ["logs/nextflow.log"]
+
+    download = await platform.http.get(report["download_url"], headers=ALICE_HTTP)
+    assert download.status_code == 200 and download.content == b"<html>report</html>"
+    assert "multiqc_report.html" in download.headers["content-disposition"]
+
+    stranger = await platform.http.get(report["download_url"], headers={"X-Goog-Authenticated-User-Email": "eve@x.org"})
+    assert stranger.status_code == 404
+    for path in ("results/../../../etc/passwd", "work/ab/cdef/.command.out", "results/nothing.txt"):
+        response = await platform.http.get(f"/api/runs/{run_id}/files/{path}", headers=ALICE_HTTP)
+        assert response.status_code in (400, 404), path
+
+
+async def test_read_run_file_refuses_escapes(platform) -> None:
+    run = (await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)).json()
+    for path in ("../other/inputs/params.yaml", "/etc/passwd", "inputs/../../x"):
+        call = platform.runs.ReadRunFile(
+            runs_service_pb2.ReadRunFileRequest(run_id=run["run_id"], path=path), metadata=ALICE
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path
+
+
+async def test_recover_is_declared_but_unimplemented(platform) -> None:
+    run = (await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)).json()
+    response = await platform.http.post(f"/api/runs/{run['run_id']}/recover", json={}, headers=ALICE_HTTP)
+    assert response.status_code == 501 and response.json()["error"]["code"] == "UNIMPLEMENTED"
