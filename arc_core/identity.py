@@ -88,7 +88,10 @@ class KeyCache:
                     response.raise_for_status()
             except httpx.HTTPError as exc:
                 raise Unavailable(f"cannot fetch token verification keys: {exc}") from exc
-            json.loads(response.content)  # refuse to cache garbage
+            try:
+                json.loads(response.content)  # refuse to cache garbage
+            except ValueError as exc:
+                raise Unavailable(f"cannot fetch token verification keys: {url} did not answer JSON") from exc
             self._entries[url] = (time.monotonic(), response.content)
             return response.content
 
@@ -125,11 +128,15 @@ class Authenticator:
 
         certs = await self.keys.get(certs_url)
         try:
-            return dict(
+            claims = dict(
                 id_token.verify_token(token, _CachedCertsRequest(certs), audience=audience, certs_url=certs_url)
             )
         except Exception as exc:  # google-auth and PyJWT raise several unrelated types
             raise Unauthenticated(f"invalid token: {exc}") from None
+        # With JWK keys (IAP) PyJWT checks `exp` and `iat` only when present: a token must carry both.
+        if "exp" not in claims or "iat" not in claims:
+            raise Unauthenticated("invalid token: no exp or iat")
+        return claims
 
     async def _verify_iap(self, assertion: str) -> Identity:
         claims = await self._decode(

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         default="", description="Service account that signs V4 URLs through IAM when the key is not local."
     )
     signed_url_minutes: int = 60
+    tasks_service_account: str = Field(default="", description="Service account of Nextflow's task VMs.")
+
+    # Pipelines.
+    catalog_dir: Path | None = Field(default=None, description="Pipeline catalog folder; unset = the bundled one.")
 
     @field_validator("admin_emails", "service_account_emails", mode="before")
     @classmethod

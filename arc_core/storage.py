@@ -19,6 +19,8 @@ from typing import Protocol
 from arc_core.errors import InvalidArgument, NotFound, Unavailable
 
 CHUNK_SIZE = 256 * 1024
+# What the OS says when a local key names a folder, or runs through an object ("a.txt/b"): not found.
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class LocalStorage:
         path = self._path(key)
         try:
             return await asyncio.to_thread(path.read_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+        except _MISSING:
             raise NotFound(f"no such object: {key}") from None
 
     async def read_range(self, key: str, start: int, end: int | None = None) -> bytes:
@@ -120,14 +122,14 @@ class LocalStorage:
 
         try:
             return await asyncio.to_thread(_read)
-        except (FileNotFoundError, IsADirectoryError):
+        except _MISSING:
             raise NotFound(f"no such object: {key}") from None
 
     async def stat(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         try:
             st = await asyncio.to_thread(path.stat)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         return self._info(key, st) if path.is_file() else None
 
@@ -157,7 +159,7 @@ class LocalStorage:
         base = self._path(prefix)
 
         def _delete() -> int:
-            if not base.exists():
+            if not base.is_dir():  # like GCS, a prefix is a folder: an object of that name stays
                 return 0
             count = sum(len(files) for _d, _s, files in os.walk(base))
             shutil.rmtree(base)
@@ -169,7 +171,7 @@ class LocalStorage:
         path = self._path(key)
         try:
             f = await asyncio.to_thread(path.open, "rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except _MISSING:
             raise NotFound(f"no such object: {key}") from None
         try:
             while chunk := await asyncio.to_thread(f.read, chunk_size):

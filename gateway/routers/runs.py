@@ -152,9 +152,13 @@ async def download_run_file(run_id: str, path: str, backends: Backends, metadata
     name = path.rsplit("/", 1)[-1]
 
     async def body() -> AsyncIterator[bytes]:
-        yield first.data
-        async for chunk in call:
-            yield chunk.data
+        chunk = first
+        try:
+            while chunk is not grpc.aio.EOF:
+                yield chunk.data
+                chunk = await call.read()
+        finally:
+            call.cancel()
 
     return StreamingResponse(
         body(),

@@ -13,6 +13,8 @@ async def build(settings: Settings, *, database_url: str | None) -> tuple[Servic
     servicer = benchling_service_pb2_grpc.BenchlingServiceServicer()
     registration = ServiceRegistration(
         name=SERVICE_NAME,
-        add_to_server=lambda server: benchling_service_pb2_grpc.add_BenchlingServiceServicer_to_server(servicer, server),
+        add_to_server=lambda server: benchling_service_pb2_grpc.add_BenchlingServiceServicer_to_server(
+            servicer, server
+        ),
     )
     return registration, servicer

@@ -1,18 +1,29 @@
-"""Wiring of the Pipelines service (placeholder until its servicer lands: every RPC answers UNIMPLEMENTED)."""
+"""Wiring of the Pipelines service: load the catalog once, serve it."""
 
 from __future__ import annotations
 
-from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
+import asyncio
+
+from arc.pipelines.v1 import pipelines_service_pb2_grpc
 from arc_core.grpc_server import ServiceRegistration
 from arc_core.settings import Settings
+from services.pipelines.catalog import Catalog
+from services.pipelines.config_render import BatchConfigSettings
+from services.pipelines.servicer import SERVICE_NAME, PipelinesServicer
 
-SERVICE_NAME = pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name
 
-
-async def build(settings: Settings, *, database_url: str | None) -> tuple[ServiceRegistration, object]:
-    servicer = pipelines_service_pb2_grpc.PipelinesServiceServicer()
+async def build(settings: Settings, *, database_url: str | None) -> tuple[ServiceRegistration, PipelinesServicer]:
+    catalog = await asyncio.to_thread(Catalog.load, settings.catalog_dir)
+    batch = BatchConfigSettings(
+        project=settings.gcp_project if settings.executor == "batch" else "",
+        location=settings.gcp_region,
+        service_account=settings.tasks_service_account,
+    )
+    servicer = PipelinesServicer(catalog, batch)
     registration = ServiceRegistration(
         name=SERVICE_NAME,
-        add_to_server=lambda server: pipelines_service_pb2_grpc.add_PipelinesServiceServicer_to_server(servicer, server),
+        add_to_server=lambda server: pipelines_service_pb2_grpc.add_PipelinesServiceServicer_to_server(
+            servicer, server
+        ),
     )
     return registration, servicer

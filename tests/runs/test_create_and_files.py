@@ -121,7 +121,9 @@ async def test_retried_create_returns_the_same_run(platform) -> None:
     assert first.json()["run_id"] == second.json()["run_id"]
     # Another user's identical key is their own request.
     other = await platform.http.post(
-        "/api/runs", json=body(), headers={"X-Goog-Authenticated-User-Email": "bob@example.com", "Idempotency-Key": "retry-1"}
+        "/api/runs",
+        json=body(),
+        headers={"X-Goog-Authenticated-User-Email": "bob@example.com", "Idempotency-Key": "retry-1"},
     )
     assert other.json()["run_id"] != first.json()["run_id"]
 
@@ -130,9 +132,7 @@ async def test_concurrent_retries_make_one_run(platform) -> None:
     calls = [platform.runs.CreateRun(grpc_request(request_id="burst-7"), metadata=ALICE) for _ in range(10)]
     runs = await asyncio.gather(*calls)
     assert len({r.run_id for r in runs}) == 1
-    count = await platform.service("runs").store.pool.fetchval(
-        "SELECT count(*) FROM runs WHERE request_id = 'burst-7'"
-    )
+    count = await platform.service("runs").store.pool.fetchval("SELECT count(*) FROM runs WHERE request_id = 'burst-7'")
     assert count == 1
     storage = platform.service("runs").storage
     created = [i.key.split("/")[1] for i in await storage.list("runs") if i.key.endswith("params.yaml")]

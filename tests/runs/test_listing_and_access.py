@@ -94,7 +94,9 @@ async def test_token_from_another_filter_is_refused(platform, runs_service) -> N
     first = await platform.runs.ListRuns(runs_service_pb2.ListRunsRequest(page_size=2), metadata=meta)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await platform.runs.ListRuns(
-            runs_service_pb2.ListRunsRequest(page_size=2, page_token=first.next_page_token, filter='status = "pending"'),
+            runs_service_pb2.ListRunsRequest(
+                page_size=2, page_token=first.next_page_token, filter='status = "pending"'
+            ),
             metadata=meta,
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -83,9 +83,7 @@ async def test_reconnect_with_last_sequence_neither_loses_nor_repeats(platform, 
 
 async def test_many_watchers_share_one_listener(platform, runs_service) -> None:
     run_id = await insert_run(runs_service)
-    calls = [
-        platform.runs.WatchRun(runs_service_pb2.WatchRunRequest(run_id=run_id), metadata=ALICE) for _ in range(50)
-    ]
+    calls = [platform.runs.WatchRun(runs_service_pb2.WatchRunRequest(run_id=run_id), metadata=ALICE) for _ in range(50)]
     await asyncio.gather(*(asyncio.wait_for(c.read(), 10) for c in calls))
     assert runs_service.hub.watcher_count >= 50
     await move(runs_service, run_id, st.CANCELLED)

@@ -1,0 +1,211 @@
+"""RenderConfig: a run's ``nextflow.config`` from the Jinja2 template ``templates/nextflow.config.j2``.
+
+Every value placed in the config is rendered here as a Groovy literal (``groovy_literal``): strings are
+single-quoted with ``\\``, ``'``, ``$`` and control characters escaped, so a param value can never end its
+string, start code, or open a ``${...}`` interpolation. The template itself only positions literals.
+Param names must be plain identifiers. The user's config is appended verbatim, last, under a comment.
+Output is deterministic: params are sorted by name, maps by key, labels in a fixed order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from arc_core.errors import FieldViolation, InvalidArgument
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "nextflow.config.j2"
+MAX_USER_CONFIG_BYTES = 100 * 1024
+APP_LABEL = "arc-reactor"
+
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Groovy keywords and literals (and `class`, special on property access): not usable as bare names.
+_GROOVY_RESERVED = frozenset(
+    "abstract as assert boolean break byte case catch char class const continue def default do double else "
+    "enum extends false final finally float for goto if implements import in instanceof int interface long "
+    "native new null package private protected public return short static strictfp super switch "
+    "synchronized this threadsafe throw throws transient true try var void volatile while yields record "
+    "sealed permits non-sealed trait".split()
+)
+_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    "$": "\\$",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+_ESCAPE_TABLE = str.maketrans(
+    {
+        **{chr(c): f"\\u{c:04x}" for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]},
+        **_ESCAPES,
+    }
+)
+_LABEL_BAD_RE = re.compile(r"[^a-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class BatchConfigSettings:
+    """Executor settings for rendered configs; an empty ``project`` renders the local executor."""
+
+    project: str = ""
+    location: str = "us-central1"
+    service_account: str = ""
+    spot: bool = True
+    max_spot_attempts: int = 3
+    boot_disk_size: str = "100 GB"
+    max_cpus: int = 36
+    max_memory: str = "500 GB"
+    max_time: str = "48h"
+    error_strategy: str = "retry"
+    max_retries: int = 3
+    scratch: bool = True
+    extra_labels: tuple[tuple[str, str], ...] = ()  # more process resource labels, e.g. (("team", "x"),)
+
+    @property
+    def executor(self) -> str:
+        """``google-batch`` when a project is set, else ``local``."""
+        return "google-batch" if self.project else "local"
+
+
+def groovy_string(value: str) -> str:
+    """``value`` as a single-quoted Groovy string literal that cannot be escaped from."""
+    return "'" + value.translate(_ESCAPE_TABLE) + "'"
+
+
+def groovy_literal(value: Any) -> str:
+    """A JSON-like value (str, bool, int, float, None, list, dict) as a Groovy literal."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot render {value!r} in a Nextflow config")
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, str):
+        return groovy_string(value)
+    if isinstance(value, Mapping):
+        if not value:
+            return "[:]"
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        return "[" + ", ".join(f"{_groovy_map_key(str(k))}: {groovy_literal(v)}" for k, v in items) + "]"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(groovy_literal(v) for v in value) + "]"
+    raise ValueError(f"cannot render a {type(value).__name__} in a Nextflow config")
+
+
+def _groovy_map_key(key: str) -> str:
+    return key if _IDENTIFIER_RE.match(key) and key not in _GROOVY_RESERVED else groovy_string(key)
+
+
+def gcp_label_value(value: str) -> str:
+    """``value`` made a valid GCP label value: lowercase, ``[a-z0-9_-]``, at most 63 characters."""
+    return _LABEL_BAD_RE.sub("-", value.lower())[:63]
+
+
+def gcp_label_key(key: str) -> str:
+    """``key`` made a valid GCP label key: like a value, non-empty and starting with a letter."""
+    cleaned = _LABEL_BAD_RE.sub("-", key.lower())
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "x-" + cleaned
+    return cleaned[:63]
+
+
+def resource_labels(*, run_id: str, pipeline: str, version: str, settings: BatchConfigSettings) -> dict[str, str]:
+    """The process resource labels, sanitised to GCP label rules, in a fixed order."""
+    labels = {
+        "run-id": gcp_label_value(run_id),
+        "app": APP_LABEL,
+        "pipeline": gcp_label_value(pipeline),
+        "pipeline-version": gcp_label_value(version),
+    }
+    for key, value in sorted((gcp_label_key(k), gcp_label_value(v)) for k, v in settings.extra_labels):
+        labels.setdefault(key, value)
+    return labels
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(  # noqa: S701 - renders Groovy, not HTML; values are escaped by `groovy`
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["groovy"] = groovy_literal
+    env.filters["groovy_key"] = _groovy_map_key
+    return env
+
+
+def render_config(
+    *,
+    pipeline: str,
+    version: str,
+    params: Mapping[str, Any],
+    user_config: str,
+    run_id: str,
+    settings: BatchConfigSettings,
+) -> str:
+    """The run's ``nextflow.config`` text.
+
+    ``params`` are rendered as ``params.<name> = <literal>`` (the caller includes ``input``/``outdir`` if it
+    wants them in the config). Raises InvalidArgument for a param name that is not an identifier, a value
+    that has no Groovy form, or a user config over 100 KB.
+    """
+    problems: list[FieldViolation] = []
+    rendered_params: list[tuple[str, str]] = []
+    for name in sorted(params):
+        value = params[name]
+        if not _IDENTIFIER_RE.match(name) or name in _GROOVY_RESERVED:
+            problems.append(
+                FieldViolation(f"params.{name}", "parameter names must be identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+            )
+            continue
+        try:
+            rendered_params.append((name, groovy_literal(value)))
+        except ValueError as exc:
+            problems.append(FieldViolation(f"params.{name}", str(exc)))
+    user_config = user_config or ""
+    size = len(user_config.encode("utf-8", "surrogatepass"))
+    if size > MAX_USER_CONFIG_BYTES:
+        problems.append(
+            FieldViolation("user_config", f"is {size} bytes; the limit is {MAX_USER_CONFIG_BYTES} (100 KB)")
+        )
+    if problems:
+        raise InvalidArgument("cannot render nextflow.config", problems)
+
+    labels = resource_labels(run_id=run_id, pipeline=pipeline, version=version, settings=settings)
+    text = (
+        _environment()
+        .get_template(TEMPLATE_NAME)
+        .render(
+            run_id=run_id,
+            pipeline=pipeline,
+            version=version,
+            params=rendered_params,
+            settings=settings,
+            resource_limits={
+                "cpus": settings.max_cpus,
+                "memory": settings.max_memory,
+                "time": settings.max_time,
+            },
+            labels=labels,
+            user_config=user_config.rstrip("\n"),
+        )
+    )
+    return text.rstrip("\n") + "\n"

@@ -1,0 +1,144 @@
+"""gRPC face of the Pipelines service: the catalog, schemas, validation and config rendering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+from google.protobuf import struct_pb2
+
+from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2, pipelines_service_pb2_grpc
+from arc_core.errors import FieldViolation, InvalidArgument
+from arc_core.protos import from_struct
+from services.pipelines.catalog import Catalog, ParamSpec, Pipeline, PipelineVersionSchema
+from services.pipelines.config_render import BatchConfigSettings, render_config
+from services.pipelines.validation import validate_run_inputs
+
+SERVICE_NAME = pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name
+MAX_PAGE_SIZE = 100
+
+
+def pipeline_to_proto(pipeline: Pipeline) -> pipeline_pb2.Pipeline:
+    return pipeline_pb2.Pipeline(
+        name=pipeline.name,
+        display_name=pipeline.display_name,
+        description=pipeline.description,
+        repository_url=pipeline.repository_url,
+        versions=list(pipeline.version_names),
+        default_version=pipeline.default_version,
+    )
+
+
+def _value(value: object) -> struct_pb2.Value:
+    wrapper = struct_pb2.Struct()
+    wrapper.update({"v": value})
+    return wrapper.fields["v"]
+
+
+def _param(spec: ParamSpec) -> pipeline_pb2.Param:
+    param = pipeline_pb2.Param(
+        name=spec.name,
+        type=spec.type,
+        description=spec.description,
+        help_text=spec.help_text,
+        enum=[str(e) for e in spec.enum],
+        required=spec.required,
+        pattern=spec.pattern,
+        hidden=spec.hidden,
+        platform_managed=spec.platform_managed,
+    )
+    if spec.default is not None:
+        param.default.CopyFrom(_value(spec.default))
+    return param
+
+
+def schema_to_proto(schema: PipelineVersionSchema) -> pipeline_pb2.PipelineSchema:
+    return pipeline_pb2.PipelineSchema(
+        name=schema.pipeline,
+        version=schema.version,
+        param_groups=[
+            pipeline_pb2.ParamGroup(
+                name=group.id,
+                title=group.title,
+                description=group.description,
+                params=[_param(p) for p in group.params],
+            )
+            for group in schema.param_groups
+        ],
+        samplesheet_columns=[
+            pipeline_pb2.SamplesheetColumn(
+                name=c.name,
+                required=c.required,
+                type=c.type,
+                pattern=c.pattern,
+                description=c.description,
+                error_message=c.error_message,
+                unique=c.unique,
+            )
+            for c in schema.samplesheet.columns
+        ],
+        params_schema_json=json.dumps(schema.params_schema, sort_keys=True),
+        samplesheet_schema_json=json.dumps(schema.samplesheet_schema, sort_keys=True),
+    )
+
+
+class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
+    def __init__(self, catalog: Catalog, batch: BatchConfigSettings) -> None:
+        self.catalog = catalog
+        self.batch = batch
+
+    async def GetPipeline(
+        self, request: pipelines_service_pb2.GetPipelineRequest, context: grpc.aio.ServicerContext
+    ) -> pipeline_pb2.Pipeline:
+        return pipeline_to_proto(self.catalog.get(request.name))
+
+    async def ListPipelines(
+        self, request: pipelines_service_pb2.ListPipelinesRequest, context: grpc.aio.ServicerContext
+    ) -> pipelines_service_pb2.ListPipelinesResponse:
+        if request.page_size < 0:
+            raise InvalidArgument("invalid page size", [FieldViolation("page_size", "must not be negative")])
+        pipelines = sorted(self.catalog.list_pipelines(), key=lambda p: p.name)
+        start = 0
+        if request.page_token:
+            try:
+                start = int(request.page_token)
+            except ValueError:
+                raise InvalidArgument(
+                    "invalid page token", [FieldViolation("page_token", "is not a token we issued")]
+                ) from None
+        size = min(request.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+        page = pipelines[start : start + size]
+        more = start + size < len(pipelines)
+        return pipelines_service_pb2.ListPipelinesResponse(
+            pipelines=[pipeline_to_proto(p) for p in page], next_page_token=str(start + size) if more else ""
+        )
+
+    async def GetPipelineSchema(
+        self, request: pipelines_service_pb2.GetPipelineSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> pipeline_pb2.PipelineSchema:
+        return schema_to_proto(self.catalog.schema(request.name, request.version or None))
+
+    async def ValidateRunInputs(
+        self, request: pipelines_service_pb2.ValidateRunInputsRequest, context: grpc.aio.ServicerContext
+    ) -> pipelines_service_pb2.ValidateRunInputsResponse:
+        schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
+        # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
+        count = await asyncio.to_thread(
+            validate_run_inputs, schema, from_struct(request.params), request.samplesheet_csv
+        )
+        return pipelines_service_pb2.ValidateRunInputsResponse(sample_count=count)
+
+    async def RenderConfig(
+        self, request: pipelines_service_pb2.RenderConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pipelines_service_pb2.RenderConfigResponse:
+        version = self.catalog.resolve_version(request.pipeline, request.pipeline_version or None)
+        text = render_config(
+            pipeline=request.pipeline,
+            version=version,
+            params=from_struct(request.params),
+            user_config=request.user_config,
+            run_id=request.run_id,
+            settings=self.batch,
+        )
+        return pipelines_service_pb2.RenderConfigResponse(config_content=text)

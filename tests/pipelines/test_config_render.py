@@ -1,0 +1,262 @@
+"""RenderConfig: the google-batch block, the local variant, Groovy quoting of hostile values, determinism."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from arc_core.errors import InvalidArgument
+from services.pipelines.config_render import (
+    MAX_USER_CONFIG_BYTES,
+    BatchConfigSettings,
+    gcp_label_key,
+    gcp_label_value,
+    groovy_literal,
+    groovy_string,
+    render_config,
+)
+
+BATCH = BatchConfigSettings(
+    project="lab-prod",
+    location="europe-west4",
+    service_account="nextflow@lab-prod.iam.gserviceaccount.com",
+)
+HOSTILE = [
+    "'; System.exit(1); //",
+    "${'$'}{\"rm -rf /\".execute()}",
+    "$HOME ${params.outdir} \\${x}",
+    "line1\nline2\r\n'''\"\"\"",
+    "back\\slash\\' and \\\\'",
+    "tab\tnul\x00 bell\x07 ls\u2028ps\u2029 nel\x85",
+    "\\u0027; System.exit(1); //",
+    "ünïcødé 🧬 ok",
+    "*/ /* // #!",
+    "",
+]
+
+
+def render(**overrides: Any) -> str:
+    args: dict[str, Any] = {
+        "pipeline": "nf-core/scrnaseq",
+        "version": "2.7.1",
+        "params": {"genome": "GRCh38", "protocol": "10XV3", "aligner": "star"},
+        "user_config": "",
+        "run_id": "run-0a1b2c3d",
+        "settings": BATCH,
+    }
+    args.update(overrides)
+    return render_config(**args)
+
+
+_GROOVY_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "$": "$",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+}
+
+
+def parse_groovy_single_quoted(text: str, start: int) -> tuple[str, int]:
+    """Read the single-quoted Groovy string at ``text[start]``; return (value, index after the literal).
+
+    A small model of Groovy's lexer for '...' strings, used to prove a value cannot leave its literal.
+    """
+    assert text[start] == "'", text[start : start + 20]
+    out: list[str] = []
+    i = start + 1
+    while True:
+        ch = text[i]
+        assert ch not in "\r\n", "raw line break inside a single-quoted string"
+        if ch == "'":
+            return "".join(out), i + 1
+        if ch == "\\":
+            nxt = text[i + 1]
+            if nxt == "u":
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            assert nxt in _GROOVY_ESCAPES, f"invalid escape \\{nxt}"
+            out.append(_GROOVY_ESCAPES[nxt])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+
+
+def assignments(config: str) -> dict[str, str]:
+    """``name = value`` lines (comments and the user section excluded), raw right-hand sides."""
+    body = config.split("// ---- user config", 1)[0]
+    found = {}
+    for line in body.splitlines():
+        if line.startswith("//") or not line.strip():
+            continue
+        name, _, value = line.partition(" = ")
+        found[name] = value
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- layout
+
+
+def test_google_batch_block() -> None:
+    config = render()
+    a = assignments(config)
+    assert a["process.executor"] == "'google-batch'"
+    assert a["google.project"] == "'lab-prod'"
+    assert a["google.location"] == "'europe-west4'"
+    assert a["google.batch.serviceAccountEmail"] == "'nextflow@lab-prod.iam.gserviceaccount.com'"
+    assert a["google.batch.spot"] == "true"
+    assert a["google.batch.maxSpotAttempts"] == "3"
+    assert a["google.batch.bootDiskSize"] == "'100 GB'"
+    assert a["process.resourceLimits"] == "[cpus: 36, memory: '500 GB', time: '48h']"
+    assert a["process.errorStrategy"] == "'retry'"
+    assert a["process.maxRetries"] == "3"
+    assert a["process.scratch"] == "true"
+    assert a["process.resourceLabels"] == (
+        "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core-scrnaseq', 'pipeline-version': '2-7-1']"
+    )
+    assert a["params.aligner"] == "'star'" and a["params.genome"] == "'GRCh38'"
+    assert config.endswith("\n") and not config.endswith("\n\n")
+
+
+def test_settings_drive_the_values() -> None:
+    settings = BatchConfigSettings(
+        project="p",
+        location="us-east1",
+        service_account="",
+        spot=False,
+        max_spot_attempts=0,
+        boot_disk_size="200 GB",
+        max_cpus=8,
+        max_memory="64 GB",
+        max_time="12h",
+        error_strategy="terminate",
+        max_retries=0,
+        scratch=False,
+        extra_labels=(("Team", "Single Cell"), ("cost-centre", "42")),
+    )
+    a = assignments(render(settings=settings))
+    assert "google.batch.serviceAccountEmail" not in a  # unset: Batch uses the default service account
+    assert a["google.batch.spot"] == "false" and a["google.batch.maxSpotAttempts"] == "0"
+    assert a["process.resourceLimits"] == "[cpus: 8, memory: '64 GB', time: '12h']"
+    assert a["process.errorStrategy"] == "'terminate'" and a["process.scratch"] == "false"
+    assert a["process.resourceLabels"].endswith("'cost-centre': '42', team: 'single-cell']")
+
+
+def test_local_executor_when_no_project() -> None:
+    config = render(settings=BatchConfigSettings())
+    a = assignments(config)
+    assert a["process.executor"] == "'local'"
+    assert not any(k.startswith("google.") for k in a)
+    assert "process.resourceLimits" in a and "process.errorStrategy" in a
+
+
+def test_user_config_is_appended_last_under_a_comment() -> None:
+    user = "process {\n    withName: 'STAR_ALIGN' { memory = '64 GB' }\n}\n\n"
+    config = render(user_config=user)
+    head, tail = config.split("// ---- user config (appended last: it overrides everything above) ----\n")
+    assert "process.executor = 'google-batch'" in head
+    assert tail == user.rstrip("\n") + "\n"
+    assert "user config" not in render(user_config="")
+
+
+def test_no_params_no_params_section() -> None:
+    assert "params." not in render(params={})
+
+
+# ------------------------------------------------------------------------------------------ hostility
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_param_values_stay_inside_their_string(value: str) -> None:
+    config = render(params={"genome": value, "z_after": "sentinel"})
+    line_start = config.index("params.genome = ") + len("params.genome = ")
+    parsed, end = parse_groovy_single_quoted(config, line_start)
+    assert parsed == value  # the literal means exactly the value, nothing more
+    assert config[end] == "\n"  # and nothing follows it on the line
+    assert "\nparams.z_after = 'sentinel'\n" in config
+    literal = config[line_start:end]
+    assert re.search(r"(?<!\\)(\\\\)*\$", literal) is None  # every $ is escaped: no GString interpolation
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_settings_and_run_id_stay_inside_their_strings(value: str) -> None:
+    settings = BatchConfigSettings(
+        project=value or "p",
+        location=value,
+        service_account=value or "sa",
+        boot_disk_size=value,
+        max_memory=value,
+        error_strategy=value,
+    )
+    config = render(settings=settings, run_id=value, pipeline=value, version=value)
+    for name, raw in assignments(config).items():
+        assert name in {"params.aligner", "params.genome", "params.protocol"} or not name.startswith("params")
+        if raw.startswith("'"):
+            parsed, end = parse_groovy_single_quoted(raw, 0)
+            assert end == len(raw), (name, raw)
+    for line in config.splitlines():
+        if line.startswith("//"):
+            continue
+        assert " = " in line or not line.strip(), line  # no line was injected
+
+
+def test_nested_values_are_quoted_too() -> None:
+    value = {"b'; x": ["'; System.exit(1) //", 1.5, True, None], "a": {"${x}": 2}}
+    literal = groovy_literal(value)
+    assert literal == "[a: ['\\${x}': 2], 'b\\'; x': ['\\'; System.exit(1) //', 1.5, true, null]]"
+
+
+def test_groovy_literals() -> None:
+    assert groovy_string("it's $5") == "'it\\'s \\$5'"
+    assert groovy_literal(3.0) == "3" and groovy_literal(2.5) == "2.5" and groovy_literal(-7) == "-7"
+    assert groovy_literal([]) == "[]" and groovy_literal({}) == "[:]"
+    assert groovy_literal({"class": 1, "ok_key": 2}) == "['class': 1, ok_key: 2]"
+    with pytest.raises(ValueError):
+        groovy_literal(float("nan"))
+    with pytest.raises(ValueError):
+        groovy_literal(object())
+
+
+@pytest.mark.parametrize("name", ["bad-name", "x; System.exit(1)", "1abc", "class", "a b", ""])
+def test_param_names_must_be_identifiers(name: str) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        render(params={name: "x"})
+    assert exc.value.violations[0].field == f"params.{name}"
+
+
+def test_unrenderable_values_and_oversized_user_config() -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        render(params={"x": float("inf")}, user_config="x" * (MAX_USER_CONFIG_BYTES + 1))
+    assert [v.field for v in exc.value.violations] == ["params.x", "user_config"]
+
+
+# ---------------------------------------------------------------------------------------- determinism
+
+
+def test_rendering_is_deterministic() -> None:
+    params = {"genome": "GRCh38", "aligner": "star", "protocol": "10XV3", "extra": {"b": 1, "a": [2, 3]}}
+    reordered = dict(reversed(list(params.items())))
+    reordered["extra"] = {"a": [2, 3], "b": 1}
+    first = render(params=params, user_config="docker.enabled = false")
+    assert first == render(params=reordered, user_config="docker.enabled = false")
+    assert first == render(params=params, user_config="docker.enabled = false")
+    names = [line.split(" = ")[0] for line in first.splitlines() if line.startswith("params.")]
+    assert names == sorted(names)
+
+
+def test_gcp_labels() -> None:
+    assert gcp_label_value("nf-core/scrnaseq") == "nf-core-scrnaseq"
+    assert gcp_label_value("Run-ABC_1.2 ü") == "run-abc_1-2--"
+    assert len(gcp_label_value("x" * 100)) == 63
+    assert gcp_label_key("1st") == "x-1st" and gcp_label_key("") == "x-"
+    config = render(run_id="RUN 'X'; $y", pipeline="Nf-Core/ScRNAseq")
+    labels = assignments(config)["process.resourceLabels"]
+    assert "'run-id': 'run--x----y'" in labels and "pipeline: 'nf-core-scrnaseq'" in labels
