@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_emails(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(e.strip().lower() for e in value.split(",") if e.strip())
-        return value
+            value = value.split(",")
+        return frozenset(str(e).strip().lower() for e in value if str(e).strip())  # type: ignore[union-attr]
 
     @model_validator(mode="after")
     def _refuse_dev_auth_in_production(self) -> Settings:

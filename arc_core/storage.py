@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Protocol
+from urllib.parse import quote
 
 from arc_core.errors import InvalidArgument, NotFound, Unavailable
 
@@ -297,7 +298,7 @@ class GcsStorage:
             "method": "GET",
         }
         if filename:
-            kwargs["response_disposition"] = f'attachment; filename="{filename}"'
+            kwargs["response_disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         credentials = getattr(self.client, "_credentials", None)
         if self.signing_service_account and not hasattr(credentials, "sign_bytes"):
             # Workload identity has no private key: sign through IAM with an access token.
