@@ -1,0 +1,90 @@
+"""Shared bench plumbing: an embedded PostgreSQL and the platform in a child process, timing helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
+
+from arc_core.embedded_pg import start_embedded_postgres  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def embedded_database() -> Iterator[str]:
+    """A throw-away PostgreSQL (not under /root: pgserver runs postgres unprivileged)."""
+    tmp = Path(tempfile.mkdtemp(prefix="arc-bench-pg-", dir="/tmp"))
+    pg = start_embedded_postgres(tmp / "pgdata")
+    try:
+        yield pg.dsn
+    finally:
+        pg.stop()
+
+
+@contextlib.contextmanager
+def platform_process(database_url: str, *targets: str, **env: str) -> Iterator[tuple[int, int]]:
+    """``arc serve`` in a child process (its own CPU time, like a real deployment). Yields (grpc, http) ports."""
+    grpc_port, http_port = free_port(), free_port()
+    data_dir = tempfile.mkdtemp(prefix="arc-bench-data-", dir="/tmp")
+    child_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ARC_DATA_DIR": data_dir,
+        "ARC_GRPC_PORT": str(grpc_port),
+        "ARC_HTTP_PORT": str(http_port),
+        **env,
+    }
+    args = [sys.executable, "-m", "arc_core", "serve"]
+    for target in targets:
+        args += ["--target", target]
+    proc = subprocess.Popen(args, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", grpc_port), timeout=1):
+                    pass
+                if "gateway" not in targets and "all" not in targets:
+                    break
+                if httpx.get(f"http://127.0.0.1:{http_port}/api/health", timeout=1).status_code == 200:
+                    break
+            except (OSError, httpx.HTTPError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the platform did not start")
+            time.sleep(0.2)
+        time.sleep(0.5)
+        yield grpc_port, http_port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def percentiles(samples_ms: list[float]) -> str:
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return (
+        f"n={len(ordered)} p50={pick(0.50):.2f}ms p90={pick(0.90):.2f}ms p99={pick(0.99):.2f}ms "
+        f"max={ordered[-1]:.2f}ms mean={statistics.fmean(ordered):.2f}ms"
+    )
