@@ -62,9 +62,49 @@ class Settings(BaseSettings):
     )
     signed_url_minutes: int = 60
     tasks_service_account: str = Field(default="", description="Service account of Nextflow's task VMs.")
+    task_logs: Literal["auto", "local", "cloud"] = Field(
+        default="auto", description="Task stdout/stderr: work-dir files or Cloud Logging; auto = cloud on gs://."
+    )
+    logging_emulator_host: str = Field(
+        default="", description="host:port of a plain-text Cloud Logging API (tests); empty = Google's endpoint."
+    )
+
+    # Executors (ARC_LOCAL_*, ARC_ORCHESTRATOR_*, ARC_BATCH_*).
+    local_max_concurrent_runs: int = Field(default=2, ge=1, description="Local orchestrators running at once.")
+    local_cancel_grace_seconds: float = Field(default=10.0, ge=0, description="SIGTERM to SIGKILL on cancel.")
+    orchestrator_image: str = Field(default="", description="Container image of the orchestrator (batch).")
+    orchestrator_service_account: str = Field(default="", description="Service account of the orchestrator VM.")
+    batch_api_endpoint: str = Field(
+        default="", description="Cloud Batch API endpoint override; http://HOST:PORT = a plaintext local fake."
+    )
+
+    # Runs: how orchestrators reach ReportRunStatus, and the reconciler.
+    status_address: str = Field(
+        default="", description="host:port orchestrators report to; unset = the Runs service's own address."
+    )
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0, description="Seconds between reconciler passes.")
+    reconcile_grace_seconds: float = Field(
+        default=60.0, ge=0, description="Quiet time before the reconciler settles a run whose job has ended."
+    )
 
     # Pipelines.
     catalog_dir: Path | None = Field(default=None, description="Pipeline catalog folder; unset = the bundled one.")
+
+    # Benchling warehouse (ARC_BENCHLING_*).
+    benchling_warehouse_url: str | None = Field(
+        default=None,
+        description="DSN of the Benchling warehouse (PostgreSQL, read-only use); unset = a demo warehouse"
+        " seeded in the platform database.",
+    )
+    benchling_mapping_file: Path | None = Field(
+        default=None, description="Warehouse mapping YAML; unset = services/benchling/mapping.default.yaml."
+    )
+    benchling_demo_fastq_dir: Path | None = Field(
+        default=None,
+        description="Demo warehouse only: where its placeholder FASTQ files are written; unset = data_dir/demo-fastq.",
+    )
+    benchling_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to the warehouse.")
+    benchling_statement_timeout: float = Field(default=10.0, gt=0, description="Seconds one warehouse query may take.")
 
     @field_validator("admin_emails", "service_account_emails", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from arc_core.grpc_client import open_channel
 from arc_core.settings import Settings
 from gateway import errors
 from gateway.deps import Stubs
-from gateway.routers import health, runs
+from gateway.routers import benchling, health, logs, pipelines, runs
 
 _SERVICES = {
     "runs": runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name,
@@ -55,4 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(runs.router)
+    app.include_router(logs.router)
+    app.include_router(pipelines.router)
+    app.include_router(benchling.router)
     return app

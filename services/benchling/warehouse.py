@@ -50,6 +50,7 @@ class NgsRun:
     instrument_name: str | None
     run_date: str | None  # as the warehouse renders it (ISO date for a date column); None if unmapped
     created_at: datetime  # timezone-aware (UTC)
+    sample_count: int | None = None  # non-archived samples of the run
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,9 @@ class _Sql:
             f"SELECT {self.run_id} AS id, {self.run_name} AS name,"  # noqa: S608
             f" {self.run_project} AS project_id, {self.project_name} AS project_name,"
             f" {self.run_instrument} AS instrument_id, {self.instrument_name} AS instrument_name,"
-            f" {col('r', runs.run_date)} AS run_date, {self.run_created}::timestamptz AS created_at"
+            f" {col('r', runs.run_date)} AS run_date, {self.run_created}::timestamptz AS created_at,"
+            f" (SELECT count(*) FROM {table(samples)} AS c WHERE {live('c', samples)}"
+            f" AND c.{q(samples.ngs_run)}::text = {self.run_id})::int AS sample_count"
             f" FROM {table(runs)} AS r"
             f" LEFT JOIN {table(projects)} AS p ON p.{q(projects.id)}::text = {self.run_project}"
             f" LEFT JOIN {table(instruments)} AS i ON i.{q(instruments.id)}::text = {self.run_instrument}"
@@ -527,6 +530,7 @@ def _run(row: asyncpg.Record) -> NgsRun:
         instrument_name=row["instrument_name"],
         run_date=row["run_date"],
         created_at=_as_utc(row["created_at"]),
+        sample_count=row["sample_count"],
     )
 
 

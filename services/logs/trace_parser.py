@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import repeat
@@ -432,6 +432,18 @@ _STATUS_ATTR = {
 }
 
 
+def count_task(counts: dict[str, ProcessProgress], task: TaskRecord, sign: int = 1) -> None:
+    """Add (``sign=1``) or remove (``-1``) one task to per-process ``counts``, creating its process."""
+    proc = task.process or task.name or ""
+    p = counts.get(proc)
+    if p is None:
+        p = counts[proc] = ProcessProgress(process=proc)
+    p.total += sign
+    attr = _STATUS_ATTR.get((task.status or "").upper())
+    if attr is not None:
+        setattr(p, attr, getattr(p, attr) + sign)
+
+
 def progress(tasks: Iterable[TaskRecord]) -> list[ProcessProgress]:
     """Per-process counts, processes in order of first appearance."""
     counts: dict[str, dict[str | None, int]] = {}
@@ -597,6 +609,38 @@ class ParsedTrace:
             tasks=tuple(tasks),
             by_id={t.task_id: t for t in tasks},
             progress=progress(tasks),
+        )
+
+    def extended(self, version: str, records: Iterable[TaskRecord]) -> ParsedTrace:
+        """The next version of a growing trace: ``records`` are the rows written since this one.
+
+        A new task id is appended; a known one keeps its position and takes the new values (as in
+        :func:`parse_trace`). Progress is updated by those rows alone, so a 100,000-task trace that gains
+        a few rows costs a few rows, not a re-parse. This version is left untouched.
+        """
+        tasks = list(self.tasks)
+        by_id = dict(self.by_id)
+        counts = {p.process: replace(p) for p in self.progress}
+        positions: dict[str, int] | None = None
+        for record in records:
+            old = by_id.get(record.task_id)
+            if old is None:
+                if positions is not None:
+                    positions[record.task_id] = len(tasks)
+                tasks.append(record)
+            else:
+                if positions is None:
+                    positions = {t.task_id: i for i, t in enumerate(tasks)}
+                tasks[positions[record.task_id]] = record
+                count_task(counts, old, -1)
+            by_id[record.task_id] = record
+            count_task(counts, record, 1)
+        return ParsedTrace(
+            uri=self.uri,
+            version=str(version),
+            tasks=tuple(tasks),
+            by_id=by_id,
+            progress=[p for p in counts.values() if p.total > 0],
         )
 
 

@@ -168,6 +168,11 @@ class Pipeline:
         """The version strings, newest first."""
         return tuple(v.version for v in self.versions)
 
+    @property
+    def repository(self) -> str:
+        """The manifest's ``repository`` (same as ``repository_url``)."""
+        return self.repository_url
+
 
 @dataclass(frozen=True)
 class ParamSpec:

@@ -123,9 +123,15 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
         self, request: pipelines_service_pb2.ValidateRunInputsRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.ValidateRunInputsResponse:
         schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
+        params = from_struct(request.params)
+        if request.samplesheet_only and params:
+            raise InvalidArgument(
+                "params are not checked with samplesheet_only",
+                [FieldViolation("params", "must be empty when samplesheet_only is set")],
+            )
         # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
         count = await asyncio.to_thread(
-            validate_run_inputs, schema, from_struct(request.params), request.samplesheet_csv
+            validate_run_inputs, schema, params, request.samplesheet_csv, samplesheet_only=request.samplesheet_only
         )
         return pipelines_service_pb2.ValidateRunInputsResponse(sample_count=count)
 

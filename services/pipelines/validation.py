@@ -92,13 +92,15 @@ def validate_run_inputs(
     samplesheet_csv: str,
     *,
     max_violations: int = DEFAULT_MAX_VIOLATIONS,
+    samplesheet_only: bool = False,
 ) -> int:
     """Validate a run's params and samplesheet; return the number of distinct samples.
 
     Raises one ``InvalidArgument`` carrying every violation (params first, then the samplesheet in row
     order), capped at ``max_violations`` with a last entry saying how many more were found.
+    ``samplesheet_only`` skips the params (for a samplesheet built before the params are chosen).
     """
-    violations = check_params(pipeline_version_schema, params)
+    violations = [] if samplesheet_only else check_params(pipeline_version_schema, params)
     report = check_samplesheet(pipeline_version_schema.samplesheet, samplesheet_csv)
     violations.extend(report.violations)
     if violations:

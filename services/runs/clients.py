@@ -29,3 +29,15 @@ class PipelinesClient:
             identity=identity,
         )
         return response.sample_count
+
+    async def render_config(
+        self, identity: Identity, *, pipeline: str, version: str, run_id: str, user_config: str
+    ) -> str:
+        response = await grpc_client.unary(
+            self.stub.RenderConfig,
+            pipelines_service_pb2.RenderConfigRequest(
+                pipeline=pipeline, pipeline_version=version, run_id=run_id, user_config=user_config
+            ),
+            identity=identity,
+        )
+        return response.config_content

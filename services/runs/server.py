@@ -1,4 +1,4 @@
-"""Wiring of the Runs service: database pool, migrations, storage, event hub, servicer."""
+"""Wiring of the Runs service: database pool, migrations, storage, executor, event hub, reconciler."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from arc_core.settings import Settings
 from arc_core.storage import open_storage
 from services.runs.clients import PipelinesClient
 from services.runs.events import RunEventHub
+from services.runs.executors.factory import make_executor
+from services.runs.launcher import RunLauncher
+from services.runs.reconciler import Reconciler
 from services.runs.service import RunsService
 from services.runs.servicer import REPORT_METHOD, SERVICE_NAME, RunsServicer
 from services.runs.store import RunStore
@@ -28,14 +31,39 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         signed_url_minutes=settings.signed_url_minutes,
     )
     pipelines_channel = open_channel(settings.service_address("pipelines"))
+    executor = make_executor(settings)
 
-    async def connect_listener() -> asyncpg.Connection:
+    async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(database_url)
 
-    hub = RunEventHub(connect_listener, lambda run_id: store.history(run_id))
-    service = RunsService(store=store, storage=storage, hub=hub, pipelines=PipelinesClient(pipelines_channel))
+    hub = RunEventHub(connect, lambda run_id: store.history(run_id))
+    launcher = RunLauncher(
+        store=store,
+        storage=storage,
+        executor=executor,
+        status_address=settings.status_address or settings.service_address("runs"),
+        nextflow_bin=settings.nextflow_bin,
+    )
+    service = RunsService(
+        store=store, storage=storage, hub=hub, pipelines=PipelinesClient(pipelines_channel), launcher=launcher
+    )
+    reconciler = Reconciler(
+        store=store,
+        executor=executor,
+        connect=connect,
+        interval=settings.reconcile_interval_seconds,
+        grace=settings.reconcile_grace_seconds,
+    )
+    service.reconciler = reconciler  # type: ignore[attr-defined]  # reachable for tests and admin tools
+
+    async def start() -> None:
+        await hub.start()
+        await executor.start()
+        await reconciler.start()
 
     async def stop() -> None:
+        await reconciler.stop()
+        await executor.close()  # running orchestrators keep running: a restart must not kill runs
         await hub.stop()
         await pipelines_channel.close()
         await pool.close()
@@ -46,7 +74,7 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
             RunsServicer(service), server
         ),
         self_authenticated=(REPORT_METHOD,),
-        on_start=[hub.start],
+        on_start=[start],
         on_stop=[stop],
         ready=store.ping,
     )

@@ -20,18 +20,20 @@ from typing import Any, Protocol
 import asyncpg
 import yaml
 
-from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated, Unimplemented
+from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from arc_core.identity import Identity
 from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
 from services.runs.events import RunEventHub
 from services.runs.inputs import RunInput, check_run_id, check_run_input
+from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
 from services.runs.store import NewRun, RunStore, snapshot_to_row
 
 log = logging.getLogger(__name__)
 
 FILE_GROUPS = ("inputs", "results", "logs")
+USER_CONFIG = "user.config"
 EXACT_TOTAL_UP_TO = 10_000
 USER_TOUCH_SECONDS = 60.0
 
@@ -44,6 +46,32 @@ class PipelinesPort(Protocol):
     ) -> int:
         """The sample count of valid inputs; raises InvalidArgument with every violation otherwise."""
         ...
+
+    async def render_config(
+        self, identity: Identity, *, pipeline: str, version: str, run_id: str, user_config: str
+    ) -> str:
+        """The run's nextflow.config: the platform's executor block, then the user's config."""
+        ...
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a recovery inherits from its parent."""
+
+    parent_run_id: str
+    notes: str | None
+    work_dir: str | None  # the parent's work dir when reused
+    session_id: str | None  # the parent's Nextflow session, pinned again when resuming
+    resume_session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecoveryInput:
+    reuse_work_dir: bool = True
+    notes: str = ""
+    override_params: dict[str, Any] | None = None
+    override_config: str | None = None
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,11 +108,13 @@ class RunsService:
         storage: Storage,
         hub: RunEventHub,
         pipelines: PipelinesPort,
+        launcher: RunLauncher,
     ) -> None:
         self.store = store
         self.storage = storage
         self.hub = hub
         self.pipelines = pipelines
+        self.launcher = launcher
         self._touched: dict[str, float] = {}
 
     # --- identity and access -------------------------------------------------------------------
@@ -108,6 +138,10 @@ class RunsService:
 
     async def create_run(self, caller: Identity, run: RunInput) -> asyncpg.Record:
         check_run_input(run)
+        return await self._create(caller, run, lineage=None)
+
+    async def _create(self, caller: Identity, run: RunInput, *, lineage: Lineage | None) -> asyncpg.Record:
+        """Validate, store inputs, insert (pending), submit (submitted or failed). Nothing half-created."""
         request_id = run.request_id or None
         if request_id:
             existing = await self.store.get_by_request_id(caller.email, request_id)
@@ -121,8 +155,12 @@ class RunsService:
             samplesheet_csv=run.samplesheet_csv,
         )
         run_id = new_run_id()
+        rendered = await self.pipelines.render_config(
+            caller, pipeline=run.pipeline, version=run.pipeline_version, run_id=run_id, user_config=run.config_content
+        )
         root = f"runs/{run_id}"
-        await self._write_inputs(root, run)
+        await self._write_inputs(root, run, rendered)
+        token = secrets.token_urlsafe(32)
         try:
             row = await self.store.insert_run(
                 NewRun(
@@ -136,11 +174,17 @@ class RunsService:
                     sample_count=sample_count,
                     source_ngs_runs=[s.strip() for s in run.source_ngs_runs] or None,
                     source_project=run.source_project or None,
-                    nextflow_session_id=str(uuid.uuid4()),
-                    orchestrator_token_sha256=hash_token(secrets.token_urlsafe(32)),
+                    nextflow_session_id=lineage.session_id if lineage else str(uuid.uuid4()),
+                    orchestrator_token_sha256=hash_token(token),
                     request_id=request_id,
+                    parent_run_id=lineage.parent_run_id if lineage else None,
+                    is_recovery=lineage is not None,
+                    recovery_notes=lineage.notes if lineage else None,
+                    reused_work_dir=lineage.work_dir if lineage else None,
                 ),
-                reason=f"created by {caller.email}",
+                reason=f"recovery of {lineage.parent_run_id} by {caller.email}"
+                if lineage
+                else f"created by {caller.email}",
             )
         except BaseException:
             await self.storage.delete_prefix(root)
@@ -151,18 +195,23 @@ class RunsService:
             if existing is None:
                 raise FailedPrecondition("a concurrent request with this request id did not complete")
             return existing
-        return row
+        return await self.launcher.submit(row, token, resume_session_id=lineage.resume_session_id if lineage else None)
 
-    async def _write_inputs(self, root: str, run: RunInput) -> None:
+    async def _write_inputs(self, root: str, run: RunInput, rendered_config: str) -> None:
         params = dict(run.params)
         # The pipeline's own required params point at the run's storage; users never set them.
         params["input"] = self.storage.uri(f"{root}/inputs/samplesheet.csv")
         params["outdir"] = self.storage.uri(f"{root}/results")
+        files = {
+            "samplesheet.csv": run.samplesheet_csv,
+            "nextflow.config": rendered_config,
+            # The user's own part, kept so that a recovery can render the config again.
+            USER_CONFIG: run.config_content,
+            "params.yaml": yaml.safe_dump(params, sort_keys=True, allow_unicode=True),
+        }
         try:
-            await self.storage.write_bytes(f"{root}/inputs/samplesheet.csv", run.samplesheet_csv.encode())
-            await self.storage.write_bytes(f"{root}/inputs/nextflow.config", run.config_content.encode())
-            params_yaml = yaml.safe_dump(params, sort_keys=True, allow_unicode=True)
-            await self.storage.write_bytes(f"{root}/inputs/params.yaml", params_yaml.encode())
+            for name, text in files.items():
+                await self.storage.write_bytes(f"{root}/inputs/{name}", text.encode())
         except BaseException:
             await self.storage.delete_prefix(root)
             raise
@@ -209,12 +258,61 @@ class RunsService:
                 reason="RUN_TERMINAL",
                 metadata={"current_status": row["status"]},
             )
+        if row["status"] != st.CANCELLED:
+            await self.launcher.cancel_job(row)  # the job first: a cancelled run must not keep running
         result = await self.store.move(run_id, st.CANCELLED, reason=f"cancelled by {caller.email}", actor=caller.email)
         return result.run
 
-    async def recover_run(self, caller: Identity, run_id: str, **_: object) -> asyncpg.Record:
-        await self._visible_run(caller, run_id)
-        raise Unimplemented("RecoverRun arrives with the execution backends")
+    async def recover_run(self, caller: Identity, run_id: str, recovery: RecoveryInput) -> asyncpg.Record:
+        """A new run that resumes a failed or cancelled one in its work dir (``-resume <session>``)."""
+        parent = await self._visible_run(caller, run_id)
+        if parent["status"] not in (st.FAILED, st.CANCELLED):
+            raise FailedPrecondition(
+                f"run {run_id} is {parent['status']}; only a failed or cancelled run can be recovered",
+                reason="RUN_NOT_RECOVERABLE",
+                metadata={"current_status": parent["status"]},
+            )
+        lineage = Lineage(parent_run_id=run_id, notes=recovery.notes or None, work_dir=None, session_id=None)
+        if recovery.reuse_work_dir:
+            work_dir = work_dir_uri(self.storage, parent)
+            if not await self._has_objects(work_dir):
+                raise FailedPrecondition(
+                    f"the work dir of run {run_id} no longer exists ({work_dir}); work files expire after 30 days."
+                    " Recover with reuse_work_dir=false to run again from the start.",
+                    reason="WORK_DIR_GONE",
+                )
+            session = str(parent["nextflow_session_id"])
+            lineage = Lineage(run_id, recovery.notes or None, work_dir, session_id=session, resume_session_id=session)
+        root = f"runs/{run_id}/inputs"
+        run = RunInput(
+            pipeline=parent["pipeline"],
+            pipeline_version=parent["pipeline_version"],
+            samplesheet_csv=(await self.storage.read_bytes(f"{root}/samplesheet.csv")).decode(),
+            config_content=recovery.override_config
+            if recovery.override_config is not None
+            else await self._read_text(f"{root}/{USER_CONFIG}"),
+            params=dict(recovery.override_params if recovery.override_params is not None else parent["params"]),
+            source_ngs_runs=list(parent["source_ngs_runs"] or []),
+            source_project=parent["source_project"] or "",
+            request_id=recovery.request_id,
+        )
+        check_run_input(run)
+        return await self._create(caller, run, lineage=lineage)
+
+    async def _has_objects(self, uri: str) -> bool:
+        key = self._key_of(uri)
+        return key is not None and bool(await self.storage.list(key))
+
+    def _key_of(self, uri: str) -> str | None:
+        """The storage key of a URI under this storage's root (None for anything else)."""
+        base = self.storage.uri("runs")[: -len("runs")]
+        return uri[len(base) :] if uri.startswith(base) else None
+
+    async def _read_text(self, key: str) -> str:
+        try:
+            return (await self.storage.read_bytes(key)).decode()
+        except NotFound:
+            return ""
 
     async def issue_orchestrator_token(self, run_id: str) -> str:
         """A fresh run-scoped token for the orchestrator (only its hash is stored)."""

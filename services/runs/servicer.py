@@ -12,7 +12,7 @@ from arc_core.grpc_server import current_identity, metadata_dict
 from arc_core.identity import RUN_TOKEN_HEADER
 from services.runs.convert import STATUS_FROM_PROTO, from_struct, run_to_proto, timestamp
 from services.runs.inputs import RunInput
-from services.runs.service import RunsService
+from services.runs.service import RecoveryInput, RunsService
 
 SERVICE_NAME = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name
 REPORT_METHOD = f"/{SERVICE_NAME}/ReportRunStatus"
@@ -69,7 +69,14 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
     async def RecoverRun(
         self, request: runs_service_pb2.RecoverRunRequest, context: grpc.aio.ServicerContext
     ) -> run_pb2.Run:
-        return run_to_proto(await self.service.recover_run(await self._caller(), request.run_id))
+        recovery = RecoveryInput(
+            reuse_work_dir=request.reuse_work_dir,
+            notes=request.notes,
+            override_params=from_struct(request.override_params) if request.HasField("override_params") else None,
+            override_config=request.override_config or None,
+            request_id=request.request_id,
+        )
+        return run_to_proto(await self.service.recover_run(await self._caller(), request.run_id, recovery))
 
     async def ListRunFiles(
         self, request: runs_service_pb2.ListRunFilesRequest, context: grpc.aio.ServicerContext

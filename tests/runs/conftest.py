@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +14,20 @@ from services.runs.store import NewRun
 from tests.support.platform import Running, running_platform
 
 
+NEXTFLOW_STANDIN = str(Path(__file__).resolve().parents[1] / "fakes" / "nextflow")
+
+
 @pytest.fixture(scope="module")
 async def platform(make_database, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    dsn = await make_database()
-    async with running_platform(database_url=dsn, data_dir=tmp_path_factory.mktemp("arc")) as running:
-        yield running
+    """Runs created here really run: the local executor starts the orchestrator with the Nextflow stand-in."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NXF_FAKE_TASK_SECONDS", "0.05")
+        env.setenv("ARC_LOG_SYNC_SECONDS", "0.2")
+        dsn = await make_database()
+        async with running_platform(
+            database_url=dsn, data_dir=tmp_path_factory.mktemp("arc"), nextflow_bin=NEXTFLOW_STANDIN
+        ) as running:
+            yield running
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ async def test_create_over_http_stores_inputs(platform) -> None:
     assert response.status_code == 201, response.text
     run = response.json()
     assert run["run_id"].startswith("run-") and len(run["run_id"]) == 12
-    assert run["status"] == "pending" and run["user_email"] == "alice@example.com"
+    assert run["status"] == "submitted" and run["user_email"] == "alice@example.com"
+    assert run["batch_job_name"] == f"local/{run['run_id']}"
     assert run["sample_count"] == 2  # two lanes of s1 are one sample
     assert run["params"] == PARAMS and run["source_ngs_runs"] == ["NGS_1"]
     assert run["nextflow_session_id"]
@@ -55,7 +56,10 @@ async def test_create_over_http_stores_inputs(platform) -> None:
     root = f"runs/{run['run_id']}"
     assert run["gcs_path"] == storage.uri(root)
     assert (await storage.read_bytes(f"{root}/inputs/samplesheet.csv")).decode() == SAMPLESHEET
-    assert (await storage.read_bytes(f"{root}/inputs/nextflow.config")).decode() == "process.cpus = 2\n"
+    config = (await storage.read_bytes(f"{root}/inputs/nextflow.config")).decode()
+    assert config.rstrip().endswith("process.cpus = 2")  # the user's config comes last, so it wins
+    assert "resourceLabels" in config and run["run_id"] in config
+    assert (await storage.read_bytes(f"{root}/inputs/user.config")).decode() == "process.cpus = 2\n"
     params = yaml.safe_load(await storage.read_bytes(f"{root}/inputs/params.yaml"))
     assert params == {
         **PARAMS,
@@ -158,6 +162,7 @@ async def test_files_listing_and_download(platform) -> None:
         "inputs/nextflow.config",
         "inputs/params.yaml",
         "inputs/samplesheet.csv",
+        "inputs/user.config",
     ]
     report = files["results"][0]
     assert report["path"] == "results/multiqc/multiqc_report.html" and report["size"] == 19
@@ -185,9 +190,3 @@ async def test_read_run_file_refuses_escapes(platform) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call.read()
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path
-
-
-async def test_recover_is_declared_but_unimplemented(platform) -> None:
-    run = (await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)).json()
-    response = await platform.http.post(f"/api/runs/{run['run_id']}/recover", json={}, headers=ALICE_HTTP)
-    assert response.status_code == 501 and response.json()["error"]["code"] == "UNIMPLEMENTED"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from arc_core.errors import ArcError, FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from services.runs import status as run_status
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ class BackendUnavailable(ExecutorError, Unavailable):
 
 
 class Executor(Protocol):
+    async def start(self) -> None:
+        """Called once at service start: the local executor re-attaches to jobs a previous process left."""
+        ...
+
     async def submit(self, spec: JobSpec) -> str:
         """Start the job; returns its name (``batch_job_name``). Raises an ExecutorError subclass."""
         ...
@@ -112,3 +117,20 @@ class Executor(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.GONE})
+
+_RUN_STATUS = {
+    JobState.QUEUED: run_status.SUBMITTED,
+    JobState.RUNNING: run_status.RUNNING,
+    JobState.SUCCEEDED: run_status.COMPLETED,
+    JobState.FAILED: run_status.FAILED,
+    JobState.GONE: run_status.CANCELLED,  # deleted, or vanished: nobody will finish it
+}
+
+
+def run_status_for(job_status: JobStatus | JobState) -> str:
+    """The run status (``submitted``, ``running``, ``completed``, ``failed``, ``cancelled``) a job state means."""
+    state = job_status.state if isinstance(job_status, JobStatus) else job_status
+    return _RUN_STATUS[state]

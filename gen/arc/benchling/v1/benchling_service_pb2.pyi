@@ -73,13 +73,15 @@ class BuildSamplesheetRequest(_message.Message):
     def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., ngs_runs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BuildSamplesheetResponse(_message.Message):
-    __slots__ = ("samplesheet_csv", "sample_count", "source_ngs_runs", "source_project")
+    __slots__ = ("samplesheet_csv", "sample_count", "source_ngs_runs", "source_project", "omitted_columns")
     SAMPLESHEET_CSV_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NGS_RUNS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PROJECT_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     samplesheet_csv: str
     sample_count: int
     source_ngs_runs: _containers.RepeatedScalarFieldContainer[str]
     source_project: str
-    def __init__(self, samplesheet_csv: _Optional[str] = ..., sample_count: _Optional[int] = ..., source_ngs_runs: _Optional[_Iterable[str]] = ..., source_project: _Optional[str] = ...) -> None: ...
+    omitted_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, samplesheet_csv: _Optional[str] = ..., sample_count: _Optional[int] = ..., source_ngs_runs: _Optional[_Iterable[str]] = ..., source_project: _Optional[str] = ..., omitted_columns: _Optional[_Iterable[str]] = ...) -> None: ...

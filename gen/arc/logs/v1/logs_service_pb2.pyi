@@ -37,18 +37,20 @@ class StreamWorkflowLogRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("run_id", "status", "process", "page_size", "page_token")
+    __slots__ = ("run_id", "status", "process", "page_size", "page_token", "skip")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     status: str
     process: str
     page_size: int
     page_token: str
-    def __init__(self, run_id: _Optional[str] = ..., status: _Optional[str] = ..., process: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    skip: int
+    def __init__(self, run_id: _Optional[str] = ..., status: _Optional[str] = ..., process: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., skip: _Optional[int] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
     __slots__ = ("tasks", "next_page_token", "total_size", "progress")

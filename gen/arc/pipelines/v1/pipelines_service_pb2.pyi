@@ -39,16 +39,18 @@ class GetPipelineSchemaRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class ValidateRunInputsRequest(_message.Message):
-    __slots__ = ("pipeline", "pipeline_version", "params", "samplesheet_csv")
+    __slots__ = ("pipeline", "pipeline_version", "params", "samplesheet_csv", "samplesheet_only")
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     SAMPLESHEET_CSV_FIELD_NUMBER: _ClassVar[int]
+    SAMPLESHEET_ONLY_FIELD_NUMBER: _ClassVar[int]
     pipeline: str
     pipeline_version: str
     params: _struct_pb2.Struct
     samplesheet_csv: str
-    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ...) -> None: ...
+    samplesheet_only: bool
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ..., samplesheet_only: bool = ...) -> None: ...
 
 class ValidateRunInputsResponse(_message.Message):
     __slots__ = ("sample_count",)

@@ -1,0 +1,224 @@
+"""REST routes for a run's logs, tasks and task output: each calls the Logs service over gRPC.
+
+Streams are SSE (or NDJSON on request): the workflow log's ``id:`` is the byte offset to resume from (the
+entry's ``end_offset``), a task's output's ``id:`` its opaque position; a reconnect with ``Last-Event-ID``
+resumes without gap or duplicate, and every stream ends with an explicit ``done`` (or ``error``) event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import grpc
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from arc.logs.v1 import log_pb2, logs_service_pb2
+from gateway.convert import message_dict
+from gateway.deps import Backends, CallerMetadata
+from gateway.streams import StreamItem, resume_position, stream_response
+
+router = APIRouter(prefix="/api/runs", tags=["logs"])
+
+_TASK_OPTIONAL = (
+    "exit",
+    "duration_ms",
+    "realtime_ms",
+    "cpu_percent",
+    "peak_rss_bytes",
+    "peak_vmem_bytes",
+    "rchar_bytes",
+    "wchar_bytes",
+)
+_TASK_TEXT = ("task_id", "hash", "native_id", "name", "process", "tag", "status", "workdir")
+
+
+def _time(message: Any, name: str) -> str | None:
+    return getattr(message, name).ToJsonString() if message.HasField(name) else None
+
+
+def entry_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
+    return {
+        "offset": entry.offset,
+        "end_offset": entry.end_offset,
+        "timestamp": _time(entry, "timestamp"),
+        "level": entry.level,
+        "thread": entry.thread,
+        "logger": entry.logger,
+        "message": entry.message,
+    }
+
+
+def task_json(task: log_pb2.TaskInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(task, name) or None for name in _TASK_TEXT}
+    data.update({name: getattr(task, name) if task.HasField(name) else None for name in _TASK_OPTIONAL})
+    data.update({name: _time(task, name) for name in ("submit", "start", "complete")})
+    data["extra"] = dict(task.extra)
+    return data
+
+
+async def _accepted(call: Any) -> None:
+    """Wait for the stream's headers: an error before them (NOT_FOUND...) becomes a real HTTP error."""
+    await call.initial_metadata()
+    if call.done():
+        code = await call.code()
+        if code != grpc.StatusCode.OK:
+            raise grpc.aio.AioRpcError(
+                code, await call.initial_metadata(), await call.trailing_metadata(), await call.details()
+            )
+
+
+def _offset(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+@router.get("/{run_id}/logs", operation_id="get_workflow_log")
+async def get_workflow_log(
+    run_id: str,
+    backends: Backends,
+    metadata: CallerMetadata,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=0, le=5000)] = 0,
+) -> dict[str, Any]:
+    """Entries of ``nextflow.log`` from byte ``offset``; continue from ``next_offset``."""
+    request = logs_service_pb2.GetWorkflowLogRequest(run_id=run_id, offset=offset, limit=limit)
+    response = await backends.logs.GetWorkflowLog(request, metadata=metadata)
+    return {
+        "entries": [entry_json(e) for e in response.entries],
+        "next_offset": response.next_offset,
+        "complete": response.complete,
+    }
+
+
+@router.get("/{run_id}/logs/stream", operation_id="stream_workflow_log")
+async def stream_workflow_log(
+    run_id: str, request: Request, backends: Backends, metadata: CallerMetadata, offset: int | None = None
+) -> Any:
+    """SSE ``entry`` events (``id:`` = offset to resume from), then ``done`` once the run's log is final."""
+    start = _offset(resume_position(request, str(offset) if offset is not None else None))
+    call = backends.logs.StreamWorkflowLog(
+        logs_service_pb2.StreamWorkflowLogRequest(run_id=run_id, offset=start), metadata=metadata
+    )
+    try:
+        await _accepted(call)
+    except BaseException:
+        call.cancel()
+        raise
+    done: dict[str, Any] = {"run_id": run_id, "next_offset": start}
+
+    async def items() -> AsyncIterator[StreamItem]:
+        try:
+            async for entry in call:
+                done["next_offset"] = entry.end_offset
+                yield StreamItem(event="entry", data=entry_json(entry), id=str(entry.end_offset))
+        finally:
+            call.cancel()
+
+    return stream_response(request, items(), done=done)
+
+
+@router.get("/{run_id}/logs/download", operation_id="download_log_archive")
+async def download_log_archive(run_id: str, backends: Backends, metadata: CallerMetadata) -> Response:
+    """A zip of ``nextflow.log``, ``trace.txt``, ``timeline.html`` and ``report.html`` (those that exist)."""
+    call = backends.logs.DownloadLogArchive(
+        logs_service_pb2.DownloadLogArchiveRequest(run_id=run_id), metadata=metadata
+    )
+    # The first chunk (or the error) arrives before the response starts: a stranger gets a real 404.
+    first = await call.read()
+    if first is grpc.aio.EOF:
+        first = logs_service_pb2.ArchiveChunk()
+    filename = first.filename or f"{run_id}-logs.zip"
+
+    async def body() -> AsyncIterator[bytes]:
+        chunk = first
+        try:
+            while chunk is not grpc.aio.EOF:
+                if chunk.data:
+                    yield chunk.data
+                chunk = await call.read()
+        finally:
+            call.cancel()
+
+    return StreamingResponse(
+        body(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get("/{run_id}/tasks", operation_id="list_tasks")
+async def list_tasks(
+    run_id: str,
+    backends: Backends,
+    metadata: CallerMetadata,
+    status: str | None = None,
+    process: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    """Tasks from the trace (``page`` addresses pages directly; ``page_token`` continues), with progress."""
+    request = logs_service_pb2.ListTasksRequest(
+        run_id=run_id,
+        status=status or "",
+        process=process or "",
+        page_size=page_size,
+        page_token=page_token or "",
+        skip=0 if page_token else (page - 1) * page_size,
+    )
+    response = await backends.logs.ListTasks(request, metadata=metadata)
+    return {
+        "tasks": [task_json(t) for t in response.tasks],
+        "total": response.total_size,
+        "page": page,
+        "page_size": page_size,
+        "progress": [message_dict(p) for p in response.progress],
+        "next_page_token": response.next_page_token or None,
+    }
+
+
+@router.get("/{run_id}/tasks/{task_id}/logs", operation_id="get_task_logs")
+async def get_task_logs(run_id: str, task_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+    """A task's stdout and stderr (by trace ``task_id``, or by hash ``abcdef12`` for a task still running)."""
+    request = logs_service_pb2.GetTaskLogsRequest(run_id=run_id, task_id=task_id)
+    response = await backends.logs.GetTaskLogs(request, metadata=metadata)
+    return {"stdout": response.stdout, "stderr": response.stderr, "truncated": response.truncated}
+
+
+@router.get("/{run_id}/tasks/{task_id}/logs/stream", operation_id="stream_task_logs")
+async def stream_task_logs(
+    run_id: str,
+    task_id: str,
+    request: Request,
+    backends: Backends,
+    metadata: CallerMetadata,
+    after: str | None = None,
+) -> Any:
+    """SSE ``output`` events (``stream``, ``text``; ``id:`` = resume position), then ``done`` with the task."""
+    position = resume_position(request, after) or ""
+    call = backends.logs.StreamTaskLogs(
+        logs_service_pb2.StreamTaskLogsRequest(run_id=run_id, task_id=task_id, after_position=position),
+        metadata=metadata,
+    )
+    try:
+        await _accepted(call)
+    except BaseException:
+        call.cancel()
+        raise
+    done: dict[str, Any] = {"run_id": run_id, "task_id": task_id, "position": position or None}
+
+    async def items() -> AsyncIterator[StreamItem]:
+        try:
+            async for chunk in call:
+                done["position"] = chunk.position
+                stream = logs_service_pb2.TaskLogChunk.Stream.Name(chunk.stream).lower()
+                yield StreamItem(event="output", data={"stream": stream, "text": chunk.text}, id=chunk.position or None)
+        finally:
+            call.cancel()
+
+    return stream_response(request, items(), done=done)

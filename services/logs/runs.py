@@ -1,0 +1,123 @@
+"""What the Logs service knows about a run, and the port through which it asks the Runs service.
+
+Access control comes from Runs: every lookup is made with the caller's identity, so a stranger's run is
+NOT_FOUND here exactly as it is there. Nothing here imports grpc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from arc_core.errors import ArcError, FieldViolation, InvalidArgument, NotFound
+from arc_core.identity import Identity
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_RUN_ID = re.compile(r"^run-[0-9a-f]{8}$")
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names storage keys: refuse anything but ``run-`` + 8 hex digits."""
+    if not _RUN_ID.match(run_id or ""):
+        raise InvalidArgument("invalid run_id", [FieldViolation("run_id", "must be 'run-' followed by 8 hex digits")])
+    return run_id
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The fields of a Run the Logs service uses."""
+
+    run_id: str
+    status: str
+    """``pending`` ... ``cancelled``."""
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    """When the run became terminal (completed/failed/cancelled_at)."""
+    reused_work_dir: str = ""
+    """A recovery's work dir (the parent's), as a URI or path; empty otherwise."""
+    batch_job_name: str = ""
+    parent_run_id: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def reference_time(self) -> datetime | None:
+        """A moment shortly before the log's first line (its lines carry no year)."""
+        return self.started_at or self.created_at
+
+
+class RunsPort(Protocol):
+    """What Logs needs from the Runs service; both calls raise ``NotFound`` for a stranger's run."""
+
+    async def get_run(self, identity: Identity, run_id: str) -> RunView: ...
+
+    def watch_run(self, identity: Identity, run_id: str) -> AsyncIterator[RunView]:
+        """The current run, then the run after each status change, ending after a terminal state."""
+        ...
+
+
+class RunTracker:
+    """The latest state of a run while a stream follows it.
+
+    Status changes are pushed by WatchRun (no polling per follower); if the watch breaks, the run is polled
+    with GetRun every ``poll_seconds`` until a watch can be re-established. ``changed`` is set on each
+    change, so a follower can wake at once when the run ends.
+    """
+
+    def __init__(self, runs: RunsPort, identity: Identity, run: RunView, *, poll_seconds: float = 5.0) -> None:
+        self.runs = runs
+        self.identity = identity
+        self.run = run
+        self.poll_seconds = poll_seconds
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RunTracker:
+        if not self.run.terminal:
+            self._task = asyncio.create_task(self._follow(), name=f"track-{self.run.run_id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _update(self, run: RunView) -> None:
+        if run != self.run:
+            self.run = run
+            self.changed.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, waking early when the run changes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        self.changed.clear()
+
+    async def _follow(self) -> None:
+        while not self.run.terminal:
+            try:
+                async for run in self.runs.watch_run(self.identity, self.run.run_id):
+                    self._update(run)
+                if self.run.terminal:
+                    return
+            except NotFound:
+                return  # the run vanished: leave the last state; the follower's own reads decide
+            except ArcError as exc:
+                log.info("watching %s failed (%s); polling instead", self.run.run_id, exc.message)
+            except Exception:
+                log.exception("watching %s failed; polling instead", self.run.run_id)
+            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(ArcError):
+                self._update(await self.runs.get_run(self.identity, self.run.run_id))

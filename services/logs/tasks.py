@@ -1,0 +1,368 @@
+"""A run's tasks: its ``trace.txt`` parsed once per version, and the tasks in flight from its workflow log.
+
+Nextflow writes a trace row when a task *ends* (or is found in the cache), so a running task is not in
+the trace yet. Its ``[ab/cdef12] Submitted process > NAME`` line in ``.nextflow.log`` is what shows it
+(plus, on google-batch, ``[GOOGLE BATCH] Process `NAME` submitted > job=…; uid=…; work-dir=…``). Progress
+counts trace rows by status, plus the submitted tasks that have no row yet as ``submitted``.
+
+Both files only grow while a run goes, so both are read incrementally: a new trace version costs a ranged
+read of the appended rows and their parse (:meth:`ParsedTrace.extended`), the log costs the bytes written
+since the last look. Nothing here imports grpc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from arc_core.errors import NotFound
+from arc_core.storage import Storage
+from services.logs.log_parser import parse_log_timestamp
+from services.logs.runs import RunView
+from services.logs.trace_parser import (
+    ParsedTrace,
+    ProcessProgress,
+    TaskRecord,
+    TraceCache,
+    parse_trace,
+    split_name,
+)
+
+FINISHED = frozenset({"COMPLETED", "FAILED", "CACHED", "ABORTED"})
+_TAIL_CHECK = 64  # bytes re-read before the appended part, to notice a rewritten (not grown) trace
+
+# One submission line of .nextflow.log (logback pattern, see log_parser): the INFO line every executor
+# writes, or google-batch's DEBUG line that carries the Batch job and its uid.
+_SUBMISSION_RE = re.compile(
+    rb"^(?P<ts>[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) \[[^\n]*?\] (?:INFO|DEBUG) +[^ \n]+ - "
+    rb"(?:\[(?P<hash>[0-9a-f]{2}/[0-9a-f]{6})\] (?:Re-s|S)ubmitted process > (?P<name>[^\r\n]*)"
+    rb"|\[GOOGLE BATCH\] Process `(?P<bname>[^`\r\n]*)` submitted > "
+    rb"job=(?P<job>[^;\s]+); uid=(?P<uid>[^;\s]+); work-dir=(?P<wd>[^\s]+))",
+    re.MULTILINE,
+)
+_WORKDIR_HASH_RE = re.compile(r"/([0-9a-f]{2})/([0-9a-f]{30})/?$")
+_HASH_ID_RE = re.compile(r"^([0-9a-f]{2})/?([0-9a-f]{6,30})$")
+_BATCH_ID_RE = re.compile(r"^([A-Za-z0-9._-]{1,128})/([A-Za-z0-9._-]{1,128})/([A-Za-z0-9._-]{1,128})$")
+
+
+def trace_key(run_id: str) -> str:
+    return f"runs/{run_id}/logs/trace.txt"
+
+
+def log_key(run_id: str) -> str:
+    return f"runs/{run_id}/logs/nextflow.log"
+
+
+def parse_hash_id(value: str) -> tuple[str, str] | None:
+    """``ab/cdef12``, ``abcdef12`` or a longer prefix of the 32-hex hash -> (``ab``, ``cdef12…``)."""
+    m = _HASH_ID_RE.match(value)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def batch_ids(native_id: str | None) -> tuple[str, str, str] | None:
+    """google-batch's ``<jobId>/<taskId>/<uid>`` native id -> (job id, task id, job uid)."""
+    m = _BATCH_ID_RE.match(native_id or "")
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A task submitted according to the workflow log."""
+
+    hash: str
+    name: str
+    time: datetime | None
+    native_id: str = ""
+    workdir: str = ""
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What finding a task's logs needs, from its trace row or its submission line."""
+
+    task_id: str
+    """Empty for a task in flight (known from the log only)."""
+    hash: str | None
+    full_hash: str | None
+    """The hash prefix to match work dirs with (as long as known: up to 32 hex digits, no slash)."""
+    name: str | None
+    status: str
+    native_id: str | None
+    workdir: str | None
+    submit: datetime | None
+    complete: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def from_record(cls, t: TaskRecord) -> TaskRef:
+        complete = t.complete
+        if complete is None and t.submit is not None and t.duration_ms is not None:
+            complete = t.submit + timedelta(milliseconds=t.duration_ms)
+        return cls(
+            task_id=t.task_id,
+            hash=t.hash,
+            full_hash=(t.hash or "").replace("/", "") or None,
+            name=t.name,
+            status=(t.status or "").upper(),
+            native_id=t.native_id,
+            workdir=t.workdir,
+            submit=t.submit,
+            complete=complete,
+        )
+
+    @classmethod
+    def from_submission(cls, s: Submission) -> TaskRef:
+        full = s.hash.replace("/", "")
+        m = _WORKDIR_HASH_RE.search(s.workdir)
+        if m:
+            full = m.group(1) + m.group(2)
+        return cls(
+            task_id="",
+            hash=s.hash,
+            full_hash=full,
+            name=s.name,
+            status="SUBMITTED",
+            native_id=s.native_id or None,
+            workdir=s.workdir or None,
+            submit=s.time,
+            complete=None,
+        )
+
+
+@dataclass
+class _TraceState:
+    version: str
+    consumed: int
+    header: bytes
+    tail: bytes
+    final: bool
+    hashes: set[str] | None
+
+
+@dataclass
+class _LogIndex:
+    consumed: int = 0
+    pending: dict[str, Submission] = field(default_factory=dict)
+    """Submitted tasks not seen in the trace yet (pruned as their rows appear)."""
+
+
+class TaskStore:
+    """Parsed traces (per object version, through :class:`TraceCache`) and in-flight submissions, per run."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        cache: TraceCache | None = None,
+        tz: tzinfo = UTC,
+        max_runs: int = 16,
+        log_window_bytes: int = 4 << 20,
+    ) -> None:
+        self.storage = storage
+        self.tz = tz
+        self.cache = cache or TraceCache(max_entries=max_runs, tz=tz)
+        self.max_runs = max_runs
+        self.log_window_bytes = log_window_bytes
+        self._traces: OrderedDict[str, _TraceState] = OrderedDict()
+        self._logs: OrderedDict[str, _LogIndex] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        lock = self._locks.get(name)
+        if lock is None:
+            if len(self._locks) > 4 * self.max_runs:  # forget idle locks
+                for key in [k for k, v in self._locks.items() if not v.locked()]:
+                    del self._locks[key]
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
+
+    def _remember(self, table: OrderedDict, key: str, value: object) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.max_runs:
+            table.popitem(last=False)
+
+    # ------------------------------------------------------------------------------------------ trace
+
+    async def trace(self, run_id: str, *, final: bool = False) -> ParsedTrace | None:
+        """The run's trace as stored now, or None before it exists. ``final``: the run has ended."""
+        key = trace_key(run_id)
+        info = await self.storage.stat(key)
+        if info is None:
+            return None
+        uri = self.storage.uri(key)
+        hit = self.cache.get(uri, info.version)
+        if hit is not None:
+            if uri in self._traces:
+                self._traces.move_to_end(uri)
+            return hit
+        async with self._lock("trace:" + uri):
+            info = await self.storage.stat(key) or info
+            hit = self.cache.get(uri, info.version)
+            if hit is not None:
+                return hit
+            state = self._traces.get(uri)
+            parsed = None
+            if state is not None and not state.final and info.size >= state.consumed:
+                parsed = await self._extend(key, uri, state, info.version, info.size, final)
+            if parsed is None:
+                parsed = await self._full(key, uri, info.version, final)
+            self.cache.put(parsed)
+            return parsed
+
+    async def _full(self, key: str, uri: str, version: str, final: bool) -> ParsedTrace:
+        data = await self.storage.read_bytes(key)
+        parsed = await asyncio.to_thread(ParsedTrace.from_data, uri, version, data, tz=self.tz, final=final)
+        header = data[: data.find(b"\n") + 1]
+        consumed = len(data) if final else data.rfind(b"\n") + 1
+        hashes = {t.hash for t in parsed.tasks if t.hash} if b"\thash\t" in b"\t" + header.rstrip() + b"\t" else None
+        state = _TraceState(version, consumed, header, data[max(0, consumed - _TAIL_CHECK) : consumed], final, hashes)
+        self._remember(self._traces, uri, state)
+        return parsed
+
+    async def _extend(
+        self, key: str, uri: str, state: _TraceState, version: str, size: int, final: bool
+    ) -> ParsedTrace | None:
+        """Parse only the rows appended since ``state``; None when that is not possible (rewritten trace...)."""
+        previous = self.cache.get(uri, state.version)
+        if previous is None or not state.header or b"task_id" not in state.header:
+            return None  # evicted, or rows numbered by position: parse it all
+        start = state.consumed - len(state.tail)
+        data = await self.storage.read_range(key, start, size)
+        if not data.startswith(state.tail):
+            return None
+        appended = data[len(state.tail) :]
+        cut = len(appended) if final else appended.rfind(b"\n") + 1
+
+        def _parse() -> tuple[ParsedTrace, list[TaskRecord]]:
+            if cut <= 0:
+                return replace(previous, version=str(version)), []
+            records = parse_trace(state.header + appended[:cut], tz=self.tz, final=True)
+            return previous.extended(version, records), records
+
+        parsed, records = await asyncio.to_thread(_parse)
+        hashes = state.hashes
+        if hashes is not None:
+            hashes.update(r.hash for r in records if r.hash)  # the old state is replaced below
+        consumed = state.consumed + max(cut, 0)
+        tail = (state.tail + appended[: max(cut, 0)])[-_TAIL_CHECK:]
+        self._remember(self._traces, uri, _TraceState(str(version), consumed, state.header, tail, final, hashes))
+        return parsed
+
+    def _trace_hashes(self, run_id: str, trace: ParsedTrace) -> set[str] | None:
+        """Hashes of the trace's rows; None when the trace has no hash column."""
+        state = self._traces.get(self.storage.uri(trace_key(run_id)))
+        if state is not None and state.version == trace.version:
+            return state.hashes
+        hashes = {t.hash for t in trace.tasks if t.hash}
+        return hashes if hashes or not trace.tasks else None
+
+    # --------------------------------------------------------------------------------- submissions
+
+    async def in_flight(self, run: RunView, trace: ParsedTrace | None) -> list[Submission]:
+        """Tasks the log shows submitted that have no trace row yet; none once the run has ended."""
+        if run.terminal:
+            return []
+        key = log_key(run.run_id)
+        uri = self.storage.uri(key)
+        async with self._lock("log:" + uri):
+            index = self._logs.get(uri) or _LogIndex()
+            info = await self.storage.stat(key)
+            if info is not None and info.size < index.consumed:
+                index = _LogIndex()  # replaced: start over
+            if info is not None and info.size > index.consumed:
+                await self._scan(key, index, info.size, run.reference_time)
+            self._remember(self._logs, uri, index)
+            hashes = self._trace_hashes(run.run_id, trace) if trace is not None else set()
+            if hashes is None:
+                return []  # a trace without a hash column: rows cannot be matched, count the trace alone
+            for h in [h for h in index.pending if h in hashes]:
+                del index.pending[h]
+            return list(index.pending.values())
+
+    async def _scan(self, key: str, index: _LogIndex, size: int, reference: datetime | None) -> None:
+        while index.consumed < size:
+            stop = min(size, index.consumed + self.log_window_bytes)
+            data = await self.storage.read_range(key, index.consumed, stop)
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) < self.log_window_bytes:
+                    return  # a partial last line: wait for its newline
+                cut = len(data)  # one huge line: skip it, it holds no submission
+            found = await asyncio.to_thread(_submissions, data[:cut], reference, self.tz)
+            for s in found:
+                old = index.pending.get(s.hash)
+                # google-batch logs two lines per task; keep what each one knows
+                if old is not None:
+                    s = replace(
+                        old, native_id=s.native_id or old.native_id, workdir=s.workdir or old.workdir, time=old.time
+                    )
+                index.pending[s.hash] = s
+            index.consumed += cut
+
+    # ---------------------------------------------------------------------------------------- views
+
+    async def progress(self, run: RunView, trace: ParsedTrace | None) -> list[ProcessProgress]:
+        """Per-process counts: the trace's, plus tasks in flight as ``submitted``."""
+        counts = [replace(p) for p in trace.progress] if trace is not None else []
+        pending = await self.in_flight(run, trace)
+        if pending:
+            by_process = {p.process: p for p in counts}
+            for s in pending:
+                proc = split_name(s.name)[0]
+                p = by_process.get(proc)
+                if p is None:
+                    p = by_process[proc] = ProcessProgress(process=proc)
+                    counts.append(p)
+                p.submitted += 1
+                p.total += 1
+        return counts
+
+    async def find(self, run: RunView, task_id: str) -> TaskRef:
+        """A task by trace ``task_id``, or by hash (``ab/cdef12``, ``abcdef12``) for one still in flight."""
+        trace = await self.trace(run.run_id, final=run.terminal)
+        if trace is not None:
+            record = trace.by_id.get(task_id)
+            if record is not None:
+                return TaskRef.from_record(record)
+        parts = parse_hash_id(task_id)
+        if parts is not None:
+            short = f"{parts[0]}/{parts[1][:6]}"
+            if trace is not None:
+                for record in reversed(trace.tasks):
+                    if record.hash == short:
+                        ref = TaskRef.from_record(record)
+                        return replace(ref, full_hash=parts[0] + parts[1]) if len(parts[1]) > 6 else ref
+            for s in await self.in_flight(run, trace):
+                if s.hash == short:
+                    return TaskRef.from_submission(s)
+        raise NotFound(f"task {task_id} not found in run {run.run_id}")
+
+
+def _submissions(data: bytes, reference: datetime | None, tz: tzinfo) -> list[Submission]:
+    """The submission lines in whole lines of the log."""
+    if b"ubmitted" not in data:
+        return []
+    found = []
+    for m in _SUBMISSION_RE.finditer(data):
+        ts = m.group("ts").decode("ascii")
+        time = parse_log_timestamp(ts, reference=reference, tz=tz)
+        if m.group("hash"):
+            found.append(Submission(m.group("hash").decode(), m.group("name").decode("utf-8", "replace"), time))
+            continue
+        workdir = m.group("wd").decode("utf-8", "replace")
+        wh = _WORKDIR_HASH_RE.search(workdir)
+        if wh is None:
+            continue
+        native = f"{m.group('job').decode()}/0/{m.group('uid').decode()}"
+        name = m.group("bname").decode("utf-8", "replace")
+        found.append(Submission(f"{wh.group(1)}/{wh.group(2)[:6]}", name, time, native, workdir))
+    return found

@@ -1,0 +1,377 @@
+"""The Cloud Batch executor: one Google Cloud Batch job per run, through the async ``google-cloud-batch`` client.
+
+The job (``nf-{run_id}`` under ``projects/{project}/locations/{region}``) runs the orchestrator image once:
+2 vCPU / 4 GiB on an e2-standard-2 SPOT VM under the orchestrator's service account, at most 7 days, retried
+twice (a SPOT VM may be preempted), logs to Cloud Logging, labelled so its log entries can be found by run.
+
+Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried here with bounded exponential backoff; the
+client's own retries are switched off so that a failure surfaces in bounded time as one of base.py's errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import unicodedata
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+from google.cloud import batch_v1
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2
+
+from services.runs.executors.base import (
+    BackendUnavailable,
+    ExecutorError,
+    JobCreationFailed,
+    JobNotFound,
+    JobSpec,
+    JobState,
+    JobStatus,
+    QuotaExceeded,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ClientFactory = Callable[[], batch_v1.BatchServiceAsyncClient]
+
+APP_LABEL = "arc-reactor"
+MACHINE_TYPE = "e2-standard-2"
+CPU_MILLI = 2000
+MEMORY_MIB = 4096
+MAX_RUN_SECONDS = 7 * 24 * 3600  # 604800
+MAX_RETRY_COUNT = 2
+# Batch's rule for job ids: a lower-case letter, then up to 62 lower-case letters, digits or hyphens.
+_JOB_ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_JOB_NAME_RE = re.compile(r"^projects/[^/]+/locations/[^/]+/jobs/[^/]+$")
+_LABEL_BAD_RE = re.compile(r"[^a-z0-9_-]")
+# Google's quota errors name the quota: "Quota 'CPUS' exceeded" or "quota metric 'X' and limit 'Y'".
+_QUOTA_NAME_RE = re.compile(r"[Qq]uota (?:metric )?'([^']+)'")
+_QUOTA_LIMIT_RE = re.compile(r"limit '([^']+)'")
+_REQUEST_ID_NAMESPACE = uuid.UUID("6d1b3c1e-7a7e-4f0e-9a51-0c1f2d4b8a90")
+
+_STATES = {
+    batch_v1.JobStatus.State.STATE_UNSPECIFIED: JobState.QUEUED,  # just created
+    batch_v1.JobStatus.State.QUEUED: JobState.QUEUED,
+    batch_v1.JobStatus.State.SCHEDULED: JobState.QUEUED,
+    batch_v1.JobStatus.State.RUNNING: JobState.RUNNING,
+    batch_v1.JobStatus.State.SUCCEEDED: JobState.SUCCEEDED,
+    batch_v1.JobStatus.State.FAILED: JobState.FAILED,
+    batch_v1.JobStatus.State.DELETION_IN_PROGRESS: JobState.GONE,
+    batch_v1.JobStatus.State.CANCELLATION_IN_PROGRESS: JobState.GONE,
+    batch_v1.JobStatus.State.CANCELLED: JobState.GONE,
+}
+
+
+def sanitize_label(value: str, *, key: bool = False) -> str:
+    """``value`` made a valid GCP label: lower-case ASCII ``[a-z0-9_-]``, at most 63 characters.
+
+    Accents are dropped (``é`` → ``e``), ``@`` becomes ``_at_`` and every other character ``_``, so
+    ``Alice.Smith@Example.com`` → ``alice_smith_at_example_com`` and ``nf-core/scrnaseq`` →
+    ``nf-core_scrnaseq``. A key must also start with a letter: otherwise it gets an ``x_`` prefix.
+    """
+    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii").lower()
+    text = _LABEL_BAD_RE.sub("_", text.replace("@", "_at_"))
+    if key and not ("a" <= text[:1] <= "z"):
+        text = "x_" + text
+    return text[:63]
+
+
+def job_labels(spec: JobSpec) -> dict[str, str]:
+    """The job's labels: on the job, its VMs and every Cloud Logging entry it writes."""
+    return {
+        "run-id": sanitize_label(spec.run_id),
+        "app": APP_LABEL,
+        "pipeline": sanitize_label(spec.pipeline),
+        "user-email": sanitize_label(spec.user_email),
+    }
+
+
+def build_job(spec: JobSpec, *, image: str, service_account: str, machine_type: str = MACHINE_TYPE) -> batch_v1.Job:
+    """The Batch job that runs ``spec``'s orchestrator (the image's own entrypoint, no command override)."""
+    labels = job_labels(spec)
+    task = batch_v1.TaskSpec(
+        runnables=[batch_v1.Runnable(container=batch_v1.Runnable.Container(image_uri=image))],
+        # The run token travels as a plain environment variable, so anyone allowed to read the job
+        # (batch.jobs.get) can read it. Secret Manager (`environment.secret_variables`) would keep it out
+        # of the job spec, but needs one secret created and deleted per run, secretAccessor for the
+        # orchestrator's service account and another API in the submit path; the token is scoped to this
+        # one run and only lets it report its own status, so the exposure is bounded.
+        environment=batch_v1.Environment(variables=spec.environment()),
+        compute_resource=batch_v1.ComputeResource(cpu_milli=CPU_MILLI, memory_mib=MEMORY_MIB),
+        max_run_duration=duration_pb2.Duration(seconds=MAX_RUN_SECONDS),
+        max_retry_count=MAX_RETRY_COUNT,
+    )
+    instance = batch_v1.AllocationPolicy.InstancePolicy(
+        machine_type=machine_type,
+        provisioning_model=batch_v1.AllocationPolicy.ProvisioningModel.SPOT,
+    )
+    return batch_v1.Job(
+        task_groups=[batch_v1.TaskGroup(task_count=1, task_spec=task)],
+        allocation_policy=batch_v1.AllocationPolicy(
+            instances=[batch_v1.AllocationPolicy.InstancePolicyOrTemplate(policy=instance)],
+            service_account=batch_v1.ServiceAccount(email=service_account),
+            labels=labels,  # on the VMs too, for cost attribution per run
+        ),
+        labels=labels,
+        logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
+    )
+
+
+def job_status_from(job: batch_v1.Job) -> JobStatus:
+    """A Batch job's state as a :class:`JobStatus`, with the task's exit code when Batch reported one."""
+    state = _STATES.get(job.status.state, JobState.QUEUED)
+    events = list(job.status.status_events)
+    exit_code = None
+    if state is JobState.SUCCEEDED:
+        exit_code = 0  # an earlier attempt may have failed (SPOT preemption, retries) before the last one passed
+    elif state is JobState.FAILED:
+        exit_code = next((e.task_execution.exit_code for e in reversed(events) if "task_execution" in e), None)
+    message = events[-1].description if events else ""
+    return JobStatus(state, exit_code, message)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff (with jitter) for UNAVAILABLE and DEADLINE_EXCEEDED."""
+
+    max_attempts: int = 5
+    initial_backoff: float = 1.0
+    max_backoff: float = 30.0
+    multiplier: float = 2.0
+    call_timeout: float = 60.0  # per attempt
+
+    def backoffs(self) -> list[float]:
+        delays, delay = [], self.initial_backoff
+        for _ in range(self.max_attempts - 1):
+            delays.append(delay)
+            delay = min(delay * self.multiplier, self.max_backoff)
+        return delays
+
+
+def plaintext_client_factory(address: str) -> ClientFactory:
+    """A client of a Batch API speaking plaintext gRPC at ``host:port`` (a local fake), no credentials."""
+    import grpc
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.batch_v1.services.batch_service.transports import BatchServiceGrpcAsyncIOTransport
+
+    def make() -> batch_v1.BatchServiceAsyncClient:
+        return batch_v1.BatchServiceAsyncClient(
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": address},
+            transport=lambda host, **_: BatchServiceGrpcAsyncIOTransport(
+                channel=grpc.aio.insecure_channel(host), host=host
+            ),
+        )
+
+    return make
+
+
+class BatchExecutor:
+    """Runs each orchestrator as one Cloud Batch job.
+
+    Args:
+        project, region: where the jobs live.
+        image: the orchestrator image.
+        service_account: e-mail of the orchestrator VM's service account.
+        client_factory: makes the async client, called inside the running loop (default: Application
+            Default Credentials against the public endpoint).
+        retry: backoff for transient errors.
+        delete_timeout: how long cancel waits for Batch to finish deleting a job.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        region: str,
+        image: str,
+        service_account: str,
+        client_factory: ClientFactory | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        delete_timeout: float = 120.0,
+        machine_type: str = MACHINE_TYPE,
+    ) -> None:
+        missing = [n for n, v in (("project", project), ("region", region), ("image", image)) if not v]
+        missing += ["service_account"] if not service_account else []
+        if missing:
+            raise ValueError(f"the Batch executor needs {', '.join(missing)}")
+        self.project = project
+        self.region = region
+        self.image = image
+        self.service_account = service_account
+        self.machine_type = machine_type
+        self.retry = retry
+        self.delete_timeout = delete_timeout
+        self._client_factory = client_factory or batch_v1.BatchServiceAsyncClient
+        self._client: batch_v1.BatchServiceAsyncClient | None = None
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    def job_name(self, run_id: str) -> str:
+        """The resource name of ``run_id``'s job (what ``submit`` returns)."""
+        return f"{self.parent}/jobs/nf-{run_id}"
+
+    async def start(self) -> None:
+        """Nothing to do: the client is created on first use, inside the running loop."""
+
+    async def submit(self, spec: JobSpec) -> str:
+        """CreateJob; returns the job's resource name. A job that already exists (a retried submit) is fine."""
+        job_id = spec.job_id
+        if not _JOB_ID_RE.match(job_id):
+            raise JobCreationFailed(f"run id {spec.run_id!r} does not make a valid Batch job id ({job_id!r})")
+        name = self.job_name(spec.run_id)
+        request = batch_v1.CreateJobRequest(
+            parent=self.parent,
+            job_id=job_id,
+            job=build_job(spec, image=self.image, service_account=self.service_account, machine_type=self.machine_type),
+            # Same run, same request id: Batch ignores a duplicate of a request it already handled.
+            request_id=str(uuid.uuid5(_REQUEST_ID_NAMESPACE, name)),
+        )
+        try:
+            client = await self._get_client()
+            job = await self._with_retries(
+                f"CreateJob {job_id}",
+                lambda: client.create_job(request=request, retry=None, timeout=self.retry.call_timeout),
+            )
+        except gexc.AlreadyExists:
+            log.info("batch executor: %s exists already (a retried submit)", name)
+            return name
+        except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
+            raise self._creation_error(exc, spec) from exc
+        return job.name or name
+
+    async def cancel(self, job_name: str) -> None:
+        """DeleteJob and wait (bounded) for the deletion; a job that does not exist is not an error."""
+        _check_job_name(job_name)
+        try:
+            client = await self._get_client()
+            operation = await self._with_retries(
+                f"DeleteJob {job_name}",
+                lambda: client.delete_job(name=job_name, retry=None, timeout=self.retry.call_timeout),
+            )
+            await operation.result(timeout=self.delete_timeout)
+        except gexc.NotFound:
+            return
+        except TimeoutError:
+            log.warning("batch executor: %s still deleting after %.0f s", job_name, self.delete_timeout)
+        except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
+            raise _error(exc, f"cannot delete Batch job {job_name}") from exc
+
+    async def status(self, job_name: str) -> JobStatus:
+        """GetJob's state; a job that does not exist (deleted) is GONE."""
+        _check_job_name(job_name)
+        try:
+            client = await self._get_client()
+            job = await self._with_retries(
+                f"GetJob {job_name}",
+                lambda: client.get_job(name=job_name, retry=None, timeout=self.retry.call_timeout),
+            )
+        except gexc.NotFound:
+            return JobStatus(JobState.GONE, None, "the Batch job does not exist")
+        except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
+            raise _error(exc, f"cannot read Batch job {job_name}") from exc
+        return job_status_from(job)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.transport.close()
+
+    async def _get_client(self) -> batch_v1.BatchServiceAsyncClient:
+        if self._client is None:
+            self._client = self._client_factory()  # inside the running loop: its channel binds to it
+        return self._client
+
+    async def _with_retries(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        for delay in [*self.retry.backoffs(), None]:
+            attempt += 1
+            try:
+                return await call()
+            except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, auth_exc.TransportError) as exc:
+                if delay is None:
+                    raise BackendUnavailable(
+                        f"Cloud Batch did not answer {what} after {attempt} attempts: {_message(exc)}"
+                    ) from exc
+                log.warning("batch executor: %s failed (%s); retry %d in %.1f s", what, _message(exc), attempt, delay)
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+        raise AssertionError("unreachable")
+
+    def _creation_error(self, exc: Exception, spec: JobSpec) -> ExecutorError:
+        what = f"Cloud Batch refused the orchestrator job of {spec.run_id} ({spec.job_id})"
+        if isinstance(exc, gexc.GoogleAPICallError) and _is_quota_error(exc):
+            quota = _quota_name(exc)
+            return QuotaExceeded(
+                f"{what}: {_quota_phrase(quota)} in project {self.project} ({self.region}). Wait for running "
+                f"jobs to finish, or request more quota (Google Cloud console > IAM & Admin > Quotas). "
+                f"Batch said: {_message(exc)}",
+                reason="QUOTA_EXCEEDED",
+                metadata={"quota": quota or "", "project": self.project, "region": self.region},
+            )
+        if isinstance(exc, gexc.PermissionDenied | gexc.Unauthenticated | auth_exc.GoogleAuthError):
+            return JobCreationFailed(
+                f"{what}: permission denied. The platform's service account needs roles/batch.jobsEditor on "
+                f"project {self.project} and roles/iam.serviceAccountUser on {self.service_account}. "
+                f"Batch said: {_message(exc)}",
+                reason="PERMISSION_DENIED",
+            )
+        if isinstance(exc, gexc.InvalidArgument | gexc.FailedPrecondition | gexc.NotFound):
+            return JobCreationFailed(f"{what} as invalid: {_message(exc)}", reason="INVALID_JOB")
+        return _error(exc, what)
+
+
+def _check_job_name(job_name: str) -> None:
+    if not _JOB_NAME_RE.match(job_name):
+        raise JobNotFound(f"{job_name!r} is not a Batch job name (projects/P/locations/R/jobs/J)")
+
+
+def _message(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _error(exc: Exception, what: str) -> ExecutorError:
+    """Map an error that no caller handled specially to base.py's types."""
+    if isinstance(exc, gexc.NotFound):
+        return JobNotFound(f"{what}: not found: {_message(exc)}")
+    if isinstance(exc, gexc.GoogleAPICallError) and _is_quota_error(exc):
+        return QuotaExceeded(f"{what}: {_quota_phrase(_quota_name(exc))}: {_message(exc)}", reason="QUOTA_EXCEEDED")
+    if isinstance(exc, gexc.PermissionDenied | gexc.Unauthenticated | auth_exc.GoogleAuthError):
+        return JobCreationFailed(f"{what}: permission denied: {_message(exc)}", reason="PERMISSION_DENIED")
+    if isinstance(exc, gexc.InvalidArgument):
+        return JobCreationFailed(f"{what}: invalid request: {_message(exc)}")
+    return BackendUnavailable(f"{what}: {type(exc).__name__}: {_message(exc)}")
+
+
+def _is_quota_error(exc: gexc.GoogleAPICallError) -> bool:
+    if isinstance(exc, gexc.ResourceExhausted) or "quota" in _message(exc).lower():
+        return True
+    return any(isinstance(d, error_details_pb2.QuotaFailure) for d in exc.details or ())
+
+
+def _quota_phrase(quota: str | None) -> str:
+    return f"quota '{quota}' exceeded" if quota else "a quota was exceeded (Batch did not name it)"
+
+
+def _quota_name(exc: gexc.GoogleAPICallError) -> str | None:
+    """The quota's name from the error's details (QuotaFailure, ErrorInfo) or its message."""
+    for detail in exc.details or ():
+        if isinstance(detail, error_details_pb2.QuotaFailure):
+            for violation in detail.violations:
+                if violation.subject or violation.description:
+                    return str(violation.subject or violation.description)
+    metadata = exc.metadata or {}
+    if metadata.get("quota_limit") or metadata.get("quota_metric"):
+        return str(metadata.get("quota_limit") or metadata.get("quota_metric"))
+    message = _message(exc)
+    match = _QUOTA_LIMIT_RE.search(message) or _QUOTA_NAME_RE.search(message)
+    return match.group(1) if match else None

@@ -1,0 +1,99 @@
+"""Turning a stored run into a running job: the job spec, submission, cancellation.
+
+Kept apart from the service so that create, recover and the reconciler share one path to the executor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from arc_core.errors import ArcError, FailedPrecondition
+from arc_core.storage import Storage
+from services.runs import status as st
+from services.runs.executors.base import Executor, JobSpec
+from services.runs.store import RunStore
+
+log = logging.getLogger(__name__)
+
+CACHE_FOLDER = ".nextflow-cache"  # the Nextflow resume cache (NXF_CLOUDCACHE_PATH) inside the work dir
+
+
+def work_dir_uri(storage: Storage, row: asyncpg.Record) -> str:
+    """A run's Nextflow work dir: its own, or the parent's one that a recovery resumes in."""
+    return row["reused_work_dir"] or storage.uri(f"runs/{row['run_id']}/work")
+
+
+class RunLauncher:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        storage: Storage,
+        executor: Executor,
+        status_address: str,
+        nextflow_bin: str,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.executor = executor
+        self.status_address = status_address
+        self.nextflow_bin = nextflow_bin
+
+    def job_spec(self, row: asyncpg.Record, *, token: str, resume_session_id: str | None) -> JobSpec:
+        root = row["gcs_path"]
+        work_dir = work_dir_uri(self.storage, row)
+        return JobSpec(
+            run_id=row["run_id"],
+            pipeline=row["pipeline"],
+            pipeline_version=row["pipeline_version"],
+            user_email=row["user_email"],
+            run_root=root,
+            config_uri=f"{root}/inputs/nextflow.config",
+            params_uri=f"{root}/inputs/params.yaml",
+            work_dir=work_dir,
+            session_id=str(row["nextflow_session_id"]),
+            resume_session_id=resume_session_id,
+            cache_uri=f"{work_dir}/{CACHE_FOLDER}",
+            status_address=self.status_address,
+            token=token,
+            nextflow_bin=self.nextflow_bin,
+        )
+
+    async def submit(self, row: asyncpg.Record, token: str, *, resume_session_id: str | None) -> asyncpg.Record:
+        """pending -> submitted with the job name, or pending -> failed with the reason. Never raises for the
+        backend's refusal: the caller gets the run back in its true state."""
+        spec = self.job_spec(row, token=token, resume_session_id=resume_session_id)
+        try:
+            job_name = await self.executor.submit(spec)
+        except ArcError as exc:
+            log.warning("submitting %s failed: %s", row["run_id"], exc.message)
+            result = await self.store.move(
+                row["run_id"],
+                st.FAILED,
+                reason=f"submit failed: {exc.message}",
+                actor="runs",
+                fields={"error_message": f"Could not start the run: {exc.message}"},
+            )
+            return result.run
+        try:
+            result = await self.store.move(
+                row["run_id"],
+                st.SUBMITTED,
+                reason=f"job {job_name} submitted",
+                actor="runs",
+                fields={"batch_job_name": job_name},
+            )
+        except FailedPrecondition:
+            # Cancelled while we were submitting: the job must not run on its own.
+            await self.executor.cancel(job_name)
+            current = await self.store.get_run(row["run_id"])
+            assert current is not None
+            return current
+        return result.run
+
+    async def cancel_job(self, row: asyncpg.Record) -> None:
+        """Stop the run's job if it has one; a job that is already gone is fine (the executor says so)."""
+        if row["batch_job_name"]:
+            await self.executor.cancel(row["batch_job_name"])

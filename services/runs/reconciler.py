@@ -1,0 +1,161 @@
+"""Settles runs whose job ended (or vanished) without the orchestrator's final report.
+
+One leader across replicas: the loop holds a PostgreSQL advisory lock on a dedicated connection while
+it works; other replicas wait for it. Each fix moves the run through the state machine with the job's
+real outcome and a reason, so the history tells what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from arc_core.errors import ArcError, FailedPrecondition
+from services.runs import status as st
+from services.runs.executors.base import Executor, JobState, JobStatus
+from services.runs.store import RunStore
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x41524352  # "ARCR": the reconciler's advisory lock
+
+# A pending run older than this never got submitted (the platform stopped in between).
+STUCK_PENDING_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Fix:
+    run_id: str
+    from_status: str
+    to_status: str
+    reason: str
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        executor: Executor,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        interval: float,
+        grace: float,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self._connect = connect
+        self.interval = interval
+        # Leave the orchestrator this long after the run's last update to report the outcome itself.
+        self.grace = grace
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await self._connect()
+                # Blocks until the current leader's connection goes away (it never returns false).
+                await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+                log.info("reconciler: this replica leads")
+                while True:
+                    await self.reconcile_once()
+                    await asyncio.sleep(self.interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciler: pass failed; retrying")
+                await asyncio.sleep(self.interval)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+
+    async def reconcile_once(self) -> list[Fix]:
+        """One pass over the active runs; returns what it changed."""
+        rows = await self.store.pool.fetch(
+            """
+            SELECT run_id, status, batch_job_name FROM runs
+            WHERE (status IN ('submitted', 'running') AND updated_at < now() - make_interval(secs => $1))
+               OR (status = 'pending' AND updated_at < now() - make_interval(secs => $2))
+            ORDER BY updated_at
+            """,
+            self.grace,
+            float(STUCK_PENDING_SECONDS),
+        )
+        fixes: list[Fix] = []
+        for row in rows:
+            try:
+                fixes.extend(await self._settle(row["run_id"], row["status"], row["batch_job_name"]))
+            except ArcError as exc:
+                log.warning("reconciler: cannot settle %s: %s", row["run_id"], exc.message)
+        return fixes
+
+    async def _settle(self, run_id: str, status: str, job_name: str | None) -> list[Fix]:
+        if status == st.PENDING or not job_name:
+            return await self._moves(run_id, status, [st.FAILED], "the run was never submitted (interrupted)", {})
+        job = await self.executor.status(job_name)
+        if job.state is JobState.QUEUED:
+            return []
+        if job.state is JobState.RUNNING:
+            return await self._moves(run_id, status, [st.RUNNING], f"job {job_name} is running", {})
+        path = [st.RUNNING] if status == st.SUBMITTED else []
+        if job.state is JobState.SUCCEEDED:
+            return await self._moves(
+                run_id, status, [*path, st.COMPLETED], f"job {job_name} succeeded", {"exit_code": job.exit_code or 0}
+            )
+        if job.state is JobState.FAILED:
+            return await self._moves(run_id, status, [st.FAILED], _failure_reason(job_name, job), _failure_fields(job))
+        return await self._moves(
+            run_id, status, [st.CANCELLED], f"job {job_name} is gone ({job.message or 'deleted'})", {}
+        )
+
+    async def _moves(
+        self, run_id: str, status: str, targets: list[str], reason: str, fields: dict[str, object]
+    ) -> list[Fix]:
+        fixes: list[Fix] = []
+        for target in targets:
+            if target == status:
+                continue
+            try:
+                result = await self.store.move(
+                    run_id,
+                    target,
+                    reason=f"reconciler: {reason}",
+                    actor="reconciler",
+                    fields=fields if target in st.TERMINAL else {},
+                )
+            except FailedPrecondition:
+                return fixes  # the orchestrator's own report got there first
+            if result.changed:
+                fixes.append(Fix(run_id, status, target, reason))
+                log.info("reconciler: %s %s -> %s (%s)", run_id, status, target, reason)
+            status = target
+        return fixes
+
+
+def _failure_reason(job_name: str, job: JobStatus) -> str:
+    exit_text = f" with exit code {job.exit_code}" if job.exit_code is not None else ""
+    return f"job {job_name} failed{exit_text}" + (f": {job.message}" if job.message else "")
+
+
+def _failure_fields(job: JobStatus) -> dict[str, object]:
+    return {
+        "exit_code": job.exit_code,
+        "error_message": "The orchestrator ended without reporting"
+        + (f" (exit code {job.exit_code})" if job.exit_code is not None else "")
+        + (f": {job.message}" if job.message else ""),
+    }

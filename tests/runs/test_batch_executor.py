@@ -1,0 +1,315 @@
+"""The Cloud Batch executor, through the real async client, against a local server speaking BatchService."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import grpc
+import pytest
+from google.cloud import batch_v1
+from google.rpc import error_details_pb2
+
+from arc_core.settings import load_settings
+from services.runs.executors.base import (
+    BackendUnavailable,
+    JobCreationFailed,
+    JobNotFound,
+    JobSpec,
+    JobState,
+    QuotaExceeded,
+    run_status_for,
+)
+from services.runs.executors.batch import BatchExecutor, sanitize_label
+from services.runs.executors.factory import make_executor
+from tests.support.fake_batch import (
+    FAST_RETRY,
+    IMAGE,
+    PROJECT,
+    REGION,
+    SERVICE_ACCOUNT,
+    FakeBatch,
+    batch_executor_for,
+    running_fake_batch,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+PARENT = f"projects/{PROJECT}/locations/{REGION}"
+State = batch_v1.JobStatus.State
+
+
+def make_spec(run_id: str = "run-0a1b2c3d", **overrides: object) -> JobSpec:
+    fields: dict[str, object] = dict(
+        run_id=run_id,
+        pipeline="nf-core/scrnaseq",
+        pipeline_version="2.7.1",
+        user_email="Alice.Smith@Example.com",
+        run_root=f"gs://arc-bucket/runs/{run_id}",
+        config_uri=f"gs://arc-bucket/runs/{run_id}/inputs/nextflow.config",
+        params_uri=f"gs://arc-bucket/runs/{run_id}/inputs/params.yaml",
+        work_dir=f"gs://arc-bucket/runs/{run_id}/work",
+        session_id="5a0c1b52-4a65-4a6e-9d51-3f0f5f8f1c11",
+        resume_session_id=None,
+        cache_uri=f"gs://arc-bucket/runs/{run_id}/work/.nextflow-cache",
+        status_address="arc.example.com:443",
+        token="secret-run-token",
+    )
+    fields.update(overrides)
+    return JobSpec(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBatch]:
+    async with running_fake_batch() as server:
+        yield server
+
+
+@pytest.fixture
+async def executor(fake: FakeBatch) -> AsyncIterator[BatchExecutor]:
+    ex = batch_executor_for(fake)
+    yield ex
+    await ex.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("nf-core/scrnaseq", "nf-core_scrnaseq"),
+        ("Alice.Smith@Example.com", "alice_smith_at_example_com"),
+        ("run-0a1b2c3d", "run-0a1b2c3d"),
+        ("José Müller", "jose_muller"),
+        ("a" * 80, "a" * 63),
+        ("", ""),
+    ],
+)
+def test_sanitize_label_value(raw: str, label: str) -> None:
+    assert sanitize_label(raw) == label
+
+
+def test_sanitize_label_key_starts_with_a_letter() -> None:
+    assert sanitize_label("Run-ID") == "run-id"
+    assert sanitize_label("1st", key=True) == "x_1st"
+    assert sanitize_label("", key=True) == "x_"
+
+
+async def test_job_spec_field_by_field(fake: FakeBatch, executor: BatchExecutor) -> None:
+    spec = make_spec()
+    name = await executor.submit(spec)
+
+    assert name == f"{PARENT}/jobs/nf-run-0a1b2c3d"
+    (request,) = fake.calls("CreateJob")
+    assert request.parent == PARENT
+    assert request.job_id == "nf-run-0a1b2c3d"
+    assert request.request_id  # a UUID, stable for the run (see the retry test)
+    job = request.job
+
+    (group,) = job.task_groups
+    assert group.task_count == 1
+    task = group.task_spec
+    (runnable,) = task.runnables
+    assert runnable.container.image_uri == IMAGE
+    assert not runnable.container.commands and not runnable.container.entrypoint  # the image's entrypoint
+    assert dict(task.environment.variables) == spec.environment()
+    assert task.environment.variables["ARC_RUN_TOKEN"] == "secret-run-token"
+    for key in ("RUN_ID", "PIPELINE", "PIPELINE_VERSION", "CONFIG_GCS_PATH", "PARAMS_GCS_PATH", "WORK_DIR"):
+        assert task.environment.variables[key]
+    assert task.environment.variables["IS_RECOVERY"] == "false"
+    assert task.environment.variables["ARC_STATUS_ADDRESS"] == "arc.example.com:443"
+    assert task.compute_resource.cpu_milli == 2000
+    assert task.compute_resource.memory_mib == 4096
+    assert task.max_run_duration == timedelta(seconds=604800)
+    assert task.max_retry_count == 2
+
+    policy = job.allocation_policy
+    (instance,) = policy.instances
+    assert instance.policy.machine_type == "e2-standard-2"
+    assert instance.policy.provisioning_model == batch_v1.AllocationPolicy.ProvisioningModel.SPOT
+    assert policy.service_account.email == SERVICE_ACCOUNT
+    assert job.logs_policy.destination == batch_v1.LogsPolicy.Destination.CLOUD_LOGGING
+
+    expected_labels = {
+        "run-id": "run-0a1b2c3d",
+        "app": "arc-reactor",
+        "pipeline": "nf-core_scrnaseq",
+        "user-email": "alice_smith_at_example_com",
+    }
+    assert dict(job.labels) == expected_labels
+    assert dict(policy.labels) == expected_labels
+    assert fake.jobs[name].labels["pipeline"] == "nf-core_scrnaseq"
+
+
+async def test_recovery_spec_carries_the_parent_session(fake: FakeBatch, executor: BatchExecutor) -> None:
+    await executor.submit(make_spec("run-0000beef", resume_session_id="parent-session"))
+    (request,) = fake.calls("CreateJob")
+    env = request.job.task_groups[0].task_spec.environment.variables
+    assert env["IS_RECOVERY"] == "true"
+    assert env["RESUME_SESSION_ID"] == "parent-session"
+
+
+async def test_cancel_deletes_the_job_and_a_missing_job_is_fine(fake: FakeBatch, executor: BatchExecutor) -> None:
+    name = await executor.submit(make_spec())
+    await executor.cancel(name)
+    assert [r.name for r in fake.calls("DeleteJob")] == [name]
+    assert name not in fake.jobs
+    assert (await executor.status(name)).state is JobState.GONE
+
+    await executor.cancel(name)  # gone already: NOT_FOUND is not an error
+    await executor.cancel(f"{PARENT}/jobs/nf-run-ffffffff")
+    assert len(fake.calls("DeleteJob")) == 3
+
+
+@pytest.mark.parametrize(
+    ("batch_state", "job_state", "run_status"),
+    [
+        (State.STATE_UNSPECIFIED, JobState.QUEUED, "submitted"),
+        (State.QUEUED, JobState.QUEUED, "submitted"),
+        (State.SCHEDULED, JobState.QUEUED, "submitted"),
+        (State.RUNNING, JobState.RUNNING, "running"),
+        (State.SUCCEEDED, JobState.SUCCEEDED, "completed"),
+        (State.FAILED, JobState.FAILED, "failed"),
+        (State.DELETION_IN_PROGRESS, JobState.GONE, "cancelled"),
+        (State.CANCELLATION_IN_PROGRESS, JobState.GONE, "cancelled"),
+        (State.CANCELLED, JobState.GONE, "cancelled"),
+    ],
+)
+async def test_state_mapping(
+    fake: FakeBatch, executor: BatchExecutor, batch_state: State, job_state: JobState, run_status: str
+) -> None:
+    name = await executor.submit(make_spec())
+    fake.set_state(name, batch_state)
+    status = await executor.status(name)
+    assert status.state is job_state
+    assert run_status_for(status) == run_status
+    assert fake.calls("GetJob")[-1].name == name
+
+
+async def test_missing_job_is_gone(executor: BatchExecutor) -> None:
+    status = await executor.status(f"{PARENT}/jobs/nf-run-ffffffff")
+    assert status.state is JobState.GONE
+    assert run_status_for(status) == "cancelled"
+
+
+async def test_status_carries_exit_code_and_last_event(fake: FakeBatch, executor: BatchExecutor) -> None:
+    name = await executor.submit(make_spec())
+    fake.set_state(name, State.FAILED, exit_code=3, description="Task failed with exit code 3")
+    status = await executor.status(name)
+    assert (status.state, status.exit_code, status.message) == (JobState.FAILED, 3, "Task failed with exit code 3")
+
+    fake.set_state(name, State.SUCCEEDED)
+    assert (await executor.status(name)).exit_code == 0
+
+
+async def test_unavailable_is_retried_then_succeeds(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(grpc.StatusCode.UNAVAILABLE, "connection reset", times=2, method="CreateJob")
+    name = await executor.submit(make_spec())
+    attempts = fake.calls("CreateJob")
+    assert len(attempts) == 3
+    assert len({a.request_id for a in attempts}) == 1  # the same request id: Batch can deduplicate
+    assert name in fake.jobs
+
+
+async def test_deadline_exceeded_is_retried(fake: FakeBatch, executor: BatchExecutor) -> None:
+    name = await executor.submit(make_spec())
+    fake.fail_next(grpc.StatusCode.DEADLINE_EXCEEDED, method="GetJob")
+    assert (await executor.status(name)).state is JobState.QUEUED
+    assert len(fake.calls("GetJob")) == 2
+
+
+async def test_exhausted_retries_are_backend_unavailable(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(grpc.StatusCode.UNAVAILABLE, "backend down", times=FAST_RETRY.max_attempts)
+    with pytest.raises(BackendUnavailable, match="after 4 attempts: backend down"):
+        await executor.submit(make_spec())
+    assert len(fake.calls("CreateJob")) == FAST_RETRY.max_attempts
+    assert not fake.jobs
+
+
+async def test_quota_error_names_the_quota(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "Quota exceeded for quota metric 'Job create requests' and limit 'Job create requests per minute per"
+        " region' of service 'batch.googleapis.com' for consumer 'project_number:123'.",
+    )
+    with pytest.raises(QuotaExceeded) as caught:
+        await executor.submit(make_spec())
+    message = caught.value.message
+    assert "quota 'Job create requests per minute per region' exceeded" in message
+    assert f"project {PROJECT} ({REGION})" in message
+    assert "run-0a1b2c3d" in message
+    assert len(fake.calls("CreateJob")) == 1  # not retried
+
+
+async def test_quota_failure_detail_names_the_quota(fake: FakeBatch, executor: BatchExecutor) -> None:
+    violation = error_details_pb2.QuotaFailure.Violation(subject="CPUS", description="Quota 'CPUS' exceeded.")
+    detail = error_details_pb2.QuotaFailure(violations=[violation])
+    fake.fail_next(grpc.StatusCode.RESOURCE_EXHAUSTED, "out of resources", details=[detail])
+    with pytest.raises(QuotaExceeded, match="quota 'CPUS' exceeded") as caught:
+        await executor.submit(make_spec())
+    assert caught.value.metadata["quota"] == "CPUS"
+
+
+async def test_quota_message_under_another_code_is_still_quota(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(grpc.StatusCode.FAILED_PRECONDITION, "Quota 'CPUS' exceeded. Limit: 24.0 in region us-central1.")
+    with pytest.raises(QuotaExceeded, match="quota 'CPUS' exceeded"):
+        await executor.submit(make_spec())
+
+
+async def test_permission_denied_is_creation_failed(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(grpc.StatusCode.PERMISSION_DENIED, "Permission 'batch.jobs.create' denied")
+    with pytest.raises(JobCreationFailed) as caught:
+        await executor.submit(make_spec())
+    message = caught.value.message
+    assert "permission denied" in message
+    assert "roles/batch.jobsEditor" in message and SERVICE_ACCOUNT in message
+    assert "Permission 'batch.jobs.create' denied" in message
+    assert len(fake.calls("CreateJob")) == 1  # not retried
+
+
+async def test_invalid_argument_is_creation_failed(fake: FakeBatch, executor: BatchExecutor) -> None:
+    fake.fail_next(grpc.StatusCode.INVALID_ARGUMENT, "machine type e2-standard-2 is not available")
+    with pytest.raises(JobCreationFailed, match="invalid: machine type e2-standard-2 is not available"):
+        await executor.submit(make_spec())
+
+
+async def test_already_exists_on_a_retried_create_is_success(fake: FakeBatch, executor: BatchExecutor) -> None:
+    # The first attempt creates the job but its reply is lost; the retry meets ALREADY_EXISTS.
+    fake.fail_next(grpc.StatusCode.UNAVAILABLE, method="CreateJob", after_processing=True)
+    name = await executor.submit(make_spec())
+    assert name == f"{PARENT}/jobs/nf-run-0a1b2c3d"
+    assert len(fake.calls("CreateJob")) == 2
+    assert list(fake.jobs) == [name]
+
+    assert await executor.submit(make_spec()) == name  # a submit repeated by the caller is fine too
+
+
+async def test_not_a_batch_job_name_is_not_found(executor: BatchExecutor) -> None:
+    with pytest.raises(JobNotFound):
+        await executor.status("local/run-0a1b2c3d")
+    with pytest.raises(JobNotFound):
+        await executor.cancel("nf-run-0a1b2c3d")
+
+
+async def test_factory_builds_a_batch_executor_from_settings(fake: FakeBatch, tmp_path) -> None:
+    settings = load_settings(
+        executor="batch",
+        data_dir=tmp_path,
+        gcp_project=PROJECT,
+        gcp_region=REGION,
+        orchestrator_image=IMAGE,
+        orchestrator_service_account=SERVICE_ACCOUNT,
+        batch_api_endpoint=f"http://{fake.address}",
+    )
+    executor = make_executor(settings)
+    try:
+        assert isinstance(executor, BatchExecutor)
+        name = await executor.submit(make_spec())
+        assert fake.calls("CreateJob")[0].parent == PARENT
+        assert (await executor.status(name)).state is JobState.QUEUED
+    finally:
+        await executor.close()
+
+
+def test_factory_names_missing_batch_settings(tmp_path) -> None:
+    settings = load_settings(executor="batch", data_dir=tmp_path, gcp_project=PROJECT)
+    with pytest.raises(ValueError, match="ARC_ORCHESTRATOR_IMAGE, ARC_ORCHESTRATOR_SERVICE_ACCOUNT"):
+        make_executor(settings)
