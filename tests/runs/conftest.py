@@ -13,7 +13,6 @@ from services.runs.service import RunsService, hash_token
 from services.runs.store import NewRun
 from tests.support.platform import Running, running_platform
 
-
 NEXTFLOW_STANDIN = str(Path(__file__).resolve().parents[1] / "fakes" / "nextflow")
 
 
