@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     status_address: str = Field(
         default="", description="host:port orchestrators report to; unset = the Runs service's own address."
     )
+    progress_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often WatchRun refreshes task progress while someone watches."
+    )
     reconcile_interval_seconds: float = Field(default=30.0, gt=0, description="Seconds between reconciler passes.")
     reconcile_grace_seconds: float = Field(
         default=60.0, ge=0, description="Quiet time before the reconciler settles a run whose job has ended."

@@ -239,9 +239,8 @@ class Supervisor:
             except (ArcError, OSError) as exc:
                 return await self._fail_before_launch(f"Cannot read the run's inputs: {exc}", 1)
             if self.stopping:
-                return await self._fail_before_launch(
-                    f"Stopped before Nextflow started: {self._stop_reason}", 128 + signal.SIGTERM, kind="killed"
-                )
+                log.warning("stopped before Nextflow started (%s): not reporting an outcome", self._stop_reason)
+                return 128 + signal.SIGTERM
             return await self._supervise(nextflow, storage, launch, config_file, params_file)
         finally:
             await asyncio.to_thread(shutil.rmtree, launch, True)
@@ -330,10 +329,14 @@ class Supervisor:
                 max_seconds=report_seconds,
             )
             return 0
+        if self.stopping:
+            # Stopped from outside: a cancel (the platform records it) or a spot preemption (Cloud Batch
+            # retries the job, and the reconciler settles the run if the retries run out). Reporting
+            # `failed` here would pre-empt both, so the outcome is left to the platform.
+            log.warning("Nextflow stopped (%s) with status %d: not reporting an outcome", self._stop_reason, code)
+            return code
         kind = FAILURE_KINDS.get(outcome.kind, "unknown")
         message = outcome.error_message or f"Nextflow exited with status {code}"
-        if self.stopping and kind == "killed":
-            message = f"{message}: {self._stop_reason}"
         await self._report(
             "failed",
             at=_now(),

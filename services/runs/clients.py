@@ -6,10 +6,12 @@ from typing import Any
 
 import grpc
 
+from arc.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc_core import grpc_client
 from arc_core.identity import Identity
 from services.runs.convert import to_struct
+from services.runs.progress import ProcessCounts
 
 
 class PipelinesClient:
@@ -41,3 +43,27 @@ class PipelinesClient:
             identity=identity,
         )
         return response.config_content
+
+
+class LogsClient:
+    """Task progress from the Logs service (it owns the trace)."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+
+    async def progress(self, identity: Identity, run_id: str) -> tuple[ProcessCounts, ...]:
+        response = await grpc_client.unary(
+            self.stub.ListTasks, logs_service_pb2.ListTasksRequest(run_id=run_id, page_size=1), identity=identity
+        )
+        return tuple(
+            ProcessCounts(
+                process=p.process,
+                submitted=p.submitted,
+                running=p.running,
+                succeeded=p.succeeded,
+                cached=p.cached,
+                failed=p.failed,
+                total=p.total,
+            )
+            for p in response.progress
+        )

@@ -10,10 +10,11 @@ from arc_core.grpc_client import open_channel
 from arc_core.grpc_server import ServiceRegistration
 from arc_core.settings import Settings
 from arc_core.storage import open_storage
-from services.runs.clients import PipelinesClient
+from services.runs.clients import LogsClient, PipelinesClient
 from services.runs.events import RunEventHub
 from services.runs.executors.factory import make_executor
 from services.runs.launcher import RunLauncher
+from services.runs.progress import ProgressFeed
 from services.runs.reconciler import Reconciler
 from services.runs.service import RunsService
 from services.runs.servicer import REPORT_METHOD, SERVICE_NAME, RunsServicer
@@ -31,6 +32,8 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         signed_url_minutes=settings.signed_url_minutes,
     )
     pipelines_channel = open_channel(settings.service_address("pipelines"))
+    logs_channel = open_channel(settings.service_address("logs"))
+    progress = ProgressFeed(LogsClient(logs_channel).progress, interval=settings.progress_interval_seconds)
     executor = make_executor(settings)
 
     async def connect() -> asyncpg.Connection:
@@ -45,7 +48,12 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         nextflow_bin=settings.nextflow_bin,
     )
     service = RunsService(
-        store=store, storage=storage, hub=hub, pipelines=PipelinesClient(pipelines_channel), launcher=launcher
+        store=store,
+        storage=storage,
+        hub=hub,
+        pipelines=PipelinesClient(pipelines_channel),
+        launcher=launcher,
+        progress=progress,
     )
     reconciler = Reconciler(
         store=store,
@@ -64,8 +72,10 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
     async def stop() -> None:
         await reconciler.stop()
         await executor.close()  # running orchestrators keep running: a restart must not kill runs
+        await progress.stop()
         await hub.stop()
         await pipelines_channel.close()
+        await logs_channel.close()
         await pool.close()
 
     registration = ServiceRegistration(

@@ -6,6 +6,7 @@ and a stranger's run is indistinguishable from a missing one (NotFound).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -14,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
@@ -28,6 +29,7 @@ from services.runs.events import RunEventHub
 from services.runs.inputs import RunInput, check_run_id, check_run_input
 from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
+from services.runs.progress import ProcessCounts, ProgressFeed
 from services.runs.store import NewRun, RunStore, snapshot_to_row
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,13 @@ class RecoveryInput:
 
 @dataclass(frozen=True)
 class RunEvent:
-    """One WatchRun event: the run as it was right after history entry ``seq``."""
+    """One WatchRun event: the run as it was right after history entry ``seq``, or task progress."""
 
     seq: int
     time: datetime
-    run: dict[str, Any]
+    run: dict[str, Any] | None
     final: bool
+    progress: tuple[ProcessCounts, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,14 @@ class RunsService:
         hub: RunEventHub,
         pipelines: PipelinesPort,
         launcher: RunLauncher,
+        progress: ProgressFeed | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
         self.hub = hub
         self.pipelines = pipelines
         self.launcher = launcher
+        self.progress = progress
         self._touched: dict[str, float] = {}
 
     # --- identity and access -------------------------------------------------------------------
@@ -373,9 +378,15 @@ class RunsService:
     # --- watch -----------------------------------------------------------------------------------
 
     async def watch(self, caller: Identity, run_id: str, after_seq: int) -> AsyncIterator[RunEvent]:
-        """The current state first (or everything after ``after_seq``), then each change, until terminal."""
+        """The current state first (or everything after ``after_seq``), then each change, until terminal.
+
+        Task progress is interleaved while the run goes; a progress event carries the sequence of the last
+        status event, so resuming from it neither skips nor repeats a status (progress is a snapshot and is
+        simply sent afresh).
+        """
         await self._visible_run(caller, run_id)
         sub = self.hub.subscribe(run_id)  # before the first read, so no change can slip between
+        progress = self.progress.subscribe(run_id, caller) if self.progress else None
         try:
             history = await self.hub.events_after(run_id, 0)
             if after_seq <= 0:
@@ -384,20 +395,42 @@ class RunsService:
                 return  # a reconnect after the final event: nothing more will come
             else:
                 rows = [r for r in history if r["seq"] > after_seq]
-            last = max(after_seq, 0)
+            last, last_time, progress_sent = max(after_seq, 0), None, 0
             while True:
                 for row in rows:
                     event = _event(row)
-                    last = event.seq
+                    last, last_time = event.seq, event.time
                     yield event
                     if event.final:
                         return
                 sub.wake.clear()
+                if progress is not None:
+                    progress.changed.clear()
+                    if progress.version > progress_sent:
+                        progress_sent = progress.version
+                        yield RunEvent(
+                            seq=last,
+                            time=last_time or datetime.now(UTC),
+                            run=None,
+                            final=False,
+                            progress=progress.snapshot,
+                        )
                 if sub.announced <= last:
-                    await sub.wake.wait()
-                rows = await self.hub.events_after(run_id, last, at_least=sub.announced)
+                    await _first_of(sub.wake, progress.changed if progress else None)
+                rows = await self.hub.events_after(run_id, last, at_least=sub.announced) if sub.announced > last else []
         finally:
             self.hub.unsubscribe(sub)
+            if progress is not None:
+                self.progress.unsubscribe(progress)  # type: ignore[union-attr]
+
+
+async def _first_of(*events: asyncio.Event | None) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events if e is not None]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _event(row: asyncpg.Record) -> RunEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC
 
@@ -107,9 +108,14 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
         self, request: runs_service_pb2.WatchRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[runs_service_pb2.RunEvent]:
         async for event in self.service.watch(await self._caller(), request.run_id, request.after_sequence):
-            yield runs_service_pb2.RunEvent(
-                sequence=event.seq, time=timestamp(event.time), status=run_to_proto(event.run), final=event.final
-            )
+            message = runs_service_pb2.RunEvent(sequence=event.seq, time=timestamp(event.time), final=event.final)
+            if event.run is not None:
+                message.status.CopyFrom(run_to_proto(event.run))
+            else:
+                message.progress.processes.extend(
+                    runs_service_pb2.ProcessProgress(**dataclasses.asdict(p)) for p in event.progress or ()
+                )
+            yield message
 
     async def ReportRunStatus(
         self, request: runs_service_pb2.ReportRunStatusRequest, context: grpc.aio.ServicerContext

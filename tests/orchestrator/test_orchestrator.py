@@ -415,13 +415,10 @@ async def test_sigterm_stops_nextflow_and_uploads_logs(
     rows = trace_rows(await read_text(service, f"{run.root}/logs/trace.txt") or "")
     assert rows and {r["status"] for r in rows} == {"ABORTED"}
     row = await service.store.get_run(run.run_id)
-    if cancelled_first:
-        assert row["status"] == "cancelled"  # the failed report was refused, and not retried
-        assert "refused 'failed' (not retried)" in orch.stderr
-    else:
-        assert row["status"] == "failed" and row["exit_code"] == 143
-        assert row["metrics"]["failure_kind"] == "killed"
-        assert "SIGTERM" in row["error_message"]
+    # A stop from outside reports no outcome: a cancel is recorded by the platform, a preempted job is
+    # retried by Cloud Batch (or settled by the reconciler from the job's final state).
+    assert row["status"] == ("cancelled" if cancelled_first else "running")
+    assert "not reporting an outcome" in orch.stderr
     assert exit_marker(tmp_path)["exit_code"] == 143
 
 

@@ -1,0 +1,196 @@
+"""The reconciler settles runs whose job ended without a report, using the real Batch client and a
+local server speaking the Batch protocol; one leader across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from google.cloud import batch_v1
+
+from arc_core.db import create_pool, migrate
+from services.runs import status as st
+from services.runs.executors.base import JobSpec
+from services.runs.reconciler import Reconciler
+from services.runs.service import hash_token
+from services.runs.store import NewRun, RunStore
+from tests.support.fake_batch import batch_executor_for, running_fake_batch
+
+State = batch_v1.JobStatus.State
+
+
+@pytest.fixture(scope="module")
+async def dsn(make_database) -> str:
+    url = await make_database()
+    await migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+async def store(dsn: str):
+    pool = await create_pool(dsn)
+    yield RunStore(pool)
+    await pool.close()
+
+
+@pytest.fixture
+async def fake_batch():
+    async with running_fake_batch() as batch:
+        yield batch
+
+
+async def make_run(store: RunStore, status: str, job_name: str | None, run_id: str | None = None) -> str:
+    run_id = run_id or f"run-{uuid.uuid4().hex[:8]}"
+    await store.insert_run(
+        NewRun(
+            run_id=run_id,
+            pipeline="demo/hello",
+            pipeline_version="1.0.0",
+            user_email="a@example.com",
+            user_name=None,
+            gcs_path="/tmp",
+            params={},
+            sample_count=1,
+            source_ngs_runs=None,
+            source_project=None,
+            nextflow_session_id=str(uuid.uuid4()),
+            orchestrator_token_sha256=hash_token("t"),
+            request_id=None,
+        )
+    )
+    path = {st.PENDING: [], st.SUBMITTED: [st.SUBMITTED], st.RUNNING: [st.SUBMITTED, st.RUNNING]}[status]
+    for target in path:
+        fields = {"batch_job_name": job_name} if target == st.SUBMITTED and job_name else {}
+        await store.move(run_id, target, reason="test", actor="test", fields=fields)
+    return run_id
+
+
+async def submit_job(executor, run_id: str) -> str:
+    """A real CreateJob through the client, as the launcher would have sent it."""
+    spec = JobSpec(
+        run_id=run_id,
+        pipeline="demo/hello",
+        pipeline_version="1.0.0",
+        user_email="a@example.com",
+        run_root="gs://b/runs/" + run_id,
+        config_uri="gs://b/c",
+        params_uri="gs://b/p",
+        work_dir="gs://b/w",
+        session_id=str(uuid.uuid4()),
+        resume_session_id=None,
+        cache_uri="gs://b/w/.c",
+        status_address="runs:50051",
+        token="t",
+    )
+    return await executor.submit(spec)
+
+
+_DSN: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _remember_dsn(dsn: str) -> None:
+    _DSN[:] = [dsn]
+
+
+def reconciler(store: RunStore, executor, *, grace: float = 0.0) -> Reconciler:
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(_DSN[0])
+
+    return Reconciler(store=store, executor=executor, connect=connect, interval=0.1, grace=grace)
+
+
+@pytest.mark.parametrize(
+    ("run_status", "job_state", "expected", "history"),
+    [
+        (st.SUBMITTED, State.QUEUED, st.SUBMITTED, []),
+        (st.SUBMITTED, State.SCHEDULED, st.SUBMITTED, []),
+        (st.SUBMITTED, State.RUNNING, st.RUNNING, [st.RUNNING]),
+        (st.RUNNING, State.RUNNING, st.RUNNING, []),
+        (st.RUNNING, State.SUCCEEDED, st.COMPLETED, [st.COMPLETED]),
+        (st.SUBMITTED, State.SUCCEEDED, st.COMPLETED, [st.RUNNING, st.COMPLETED]),
+        (st.RUNNING, State.FAILED, st.FAILED, [st.FAILED]),
+        (st.SUBMITTED, State.FAILED, st.FAILED, [st.FAILED]),
+    ],
+)
+async def test_job_state_settles_the_run(store, fake_batch, run_status, job_state, expected, history) -> None:
+    executor = batch_executor_for(fake_batch)
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    job_name = await submit_job(executor, run_id)
+    fake_batch.set_state(job_name, job_state, exit_code=3 if job_state == State.FAILED else None)
+    await make_run(store, run_status, job_name, run_id)
+    before = len(await store.history(run_id))
+    await reconciler(store, executor).reconcile_once()
+    row = await store.get_run(run_id)
+    assert row["status"] == expected
+    added = (await store.history(run_id))[before:]
+    assert [h["to_status"] for h in added] == history
+    assert all(h["reason"].startswith("reconciler:") and h["actor"] == "reconciler" for h in added)
+    if expected == st.FAILED:
+        assert row["exit_code"] == 3 and "without reporting" in row["error_message"]
+
+
+async def test_deleted_job_means_cancelled(store, fake_batch) -> None:
+    executor = batch_executor_for(fake_batch)
+    run_id = await make_run(store, st.RUNNING, "projects/test-project/locations/us-central1/jobs/nf-gone")
+    await reconciler(store, executor).reconcile_once()
+    row = await store.get_run(run_id)
+    assert row["status"] == st.CANCELLED
+    assert "is gone" in (await store.history(run_id))[-1]["reason"]
+
+
+async def test_grace_leaves_time_for_the_orchestrators_own_report(store, fake_batch) -> None:
+    executor = batch_executor_for(fake_batch)
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    job_name = await submit_job(executor, run_id)
+    fake_batch.set_state(job_name, State.FAILED, exit_code=1)
+    await make_run(store, st.RUNNING, job_name, run_id)
+    assert await reconciler(store, executor, grace=60).reconcile_once() == []
+    assert (await store.get_run(run_id))["status"] == st.RUNNING
+
+
+async def test_pending_run_that_never_got_submitted_fails(store, fake_batch) -> None:
+    run_id = await make_run(store, st.PENDING, None)
+    await store.pool.execute("UPDATE runs SET updated_at = now() - interval '1 hour' WHERE run_id = $1", run_id)
+    await reconciler(store, batch_executor_for(fake_batch)).reconcile_once()
+    row = await store.get_run(run_id)
+    assert row["status"] == st.FAILED and "never submitted" in (await store.history(run_id))[-1]["reason"]
+
+
+async def test_backend_down_changes_nothing(store, fake_batch) -> None:
+    import grpc
+
+    executor = batch_executor_for(fake_batch)
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    job_name = await submit_job(executor, run_id)
+    fake_batch.set_state(job_name, State.SUCCEEDED)
+    await make_run(store, st.RUNNING, job_name, run_id)
+    fake_batch.fail_next(grpc.StatusCode.UNAVAILABLE, "down", times=100, method="GetJob")
+    fixes = await reconciler(store, executor).reconcile_once()
+    assert run_id not in {f.run_id for f in fixes}
+    assert (await store.get_run(run_id))["status"] == st.RUNNING
+
+
+async def test_one_leader_across_replicas(store, fake_batch) -> None:
+    executor = batch_executor_for(fake_batch)
+    first, second = reconciler(store, executor), reconciler(store, executor)
+    calls: list[str] = []
+    for name, r in (("first", first), ("second", second)):
+        original = r.reconcile_once
+
+        async def counted(name=name, original=original):
+            calls.append(name)
+            return await original()
+
+        r.reconcile_once = counted  # type: ignore[method-assign]
+    await first.start()
+    await asyncio.sleep(0.3)
+    await second.start()
+    await asyncio.sleep(0.5)
+    assert set(calls) == {"first"}
+    await first.stop()  # the leader goes away: its lock is released with its connection
+    await asyncio.sleep(0.8)
+    assert "second" in calls
+    await second.stop()
