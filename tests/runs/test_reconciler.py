@@ -87,19 +87,15 @@ async def submit_job(executor, run_id: str) -> str:
     return await executor.submit(spec)
 
 
-_DSN: list[str] = []
+@pytest.fixture
+def reconciler(store: RunStore, dsn: str):
+    def make(executor, *, grace: float = 0.0) -> Reconciler:
+        async def connect() -> asyncpg.Connection:
+            return await asyncpg.connect(dsn)
 
+        return Reconciler(store=store, executor=executor, connect=connect, interval=0.1, grace=grace)
 
-@pytest.fixture(autouse=True)
-def _remember_dsn(dsn: str) -> None:
-    _DSN[:] = [dsn]
-
-
-def reconciler(store: RunStore, executor, *, grace: float = 0.0) -> Reconciler:
-    async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(_DSN[0])
-
-    return Reconciler(store=store, executor=executor, connect=connect, interval=0.1, grace=grace)
+    return make
 
 
 @pytest.mark.parametrize(
@@ -115,14 +111,16 @@ def reconciler(store: RunStore, executor, *, grace: float = 0.0) -> Reconciler:
         (st.SUBMITTED, State.FAILED, st.FAILED, [st.FAILED]),
     ],
 )
-async def test_job_state_settles_the_run(store, fake_batch, run_status, job_state, expected, history) -> None:
+async def test_job_state_settles_the_run(
+    store, fake_batch, reconciler, run_status, job_state, expected, history
+) -> None:
     executor = batch_executor_for(fake_batch)
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     job_name = await submit_job(executor, run_id)
     fake_batch.set_state(job_name, job_state, exit_code=3 if job_state == State.FAILED else None)
     await make_run(store, run_status, job_name, run_id)
     before = len(await store.history(run_id))
-    await reconciler(store, executor).reconcile_once()
+    await reconciler(executor).reconcile_once()
     row = await store.get_run(run_id)
     assert row["status"] == expected
     added = (await store.history(run_id))[before:]
@@ -132,34 +130,34 @@ async def test_job_state_settles_the_run(store, fake_batch, run_status, job_stat
         assert row["exit_code"] == 3 and "without reporting" in row["error_message"]
 
 
-async def test_deleted_job_means_cancelled(store, fake_batch) -> None:
+async def test_deleted_job_means_cancelled(store, fake_batch, reconciler) -> None:
     executor = batch_executor_for(fake_batch)
     run_id = await make_run(store, st.RUNNING, "projects/test-project/locations/us-central1/jobs/nf-gone")
-    await reconciler(store, executor).reconcile_once()
+    await reconciler(executor).reconcile_once()
     row = await store.get_run(run_id)
     assert row["status"] == st.CANCELLED
     assert "is gone" in (await store.history(run_id))[-1]["reason"]
 
 
-async def test_grace_leaves_time_for_the_orchestrators_own_report(store, fake_batch) -> None:
+async def test_grace_leaves_time_for_the_orchestrators_own_report(store, fake_batch, reconciler) -> None:
     executor = batch_executor_for(fake_batch)
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     job_name = await submit_job(executor, run_id)
     fake_batch.set_state(job_name, State.FAILED, exit_code=1)
     await make_run(store, st.RUNNING, job_name, run_id)
-    assert await reconciler(store, executor, grace=60).reconcile_once() == []
+    assert await reconciler(executor, grace=60).reconcile_once() == []
     assert (await store.get_run(run_id))["status"] == st.RUNNING
 
 
-async def test_pending_run_that_never_got_submitted_fails(store, fake_batch) -> None:
+async def test_pending_run_that_never_got_submitted_fails(store, fake_batch, reconciler) -> None:
     run_id = await make_run(store, st.PENDING, None)
     await store.pool.execute("UPDATE runs SET updated_at = now() - interval '1 hour' WHERE run_id = $1", run_id)
-    await reconciler(store, batch_executor_for(fake_batch)).reconcile_once()
+    await reconciler(batch_executor_for(fake_batch)).reconcile_once()
     row = await store.get_run(run_id)
     assert row["status"] == st.FAILED and "never submitted" in (await store.history(run_id))[-1]["reason"]
 
 
-async def test_backend_down_changes_nothing(store, fake_batch) -> None:
+async def test_backend_down_changes_nothing(store, fake_batch, reconciler) -> None:
     import grpc
 
     executor = batch_executor_for(fake_batch)
@@ -168,14 +166,14 @@ async def test_backend_down_changes_nothing(store, fake_batch) -> None:
     fake_batch.set_state(job_name, State.SUCCEEDED)
     await make_run(store, st.RUNNING, job_name, run_id)
     fake_batch.fail_next(grpc.StatusCode.UNAVAILABLE, "down", times=100, method="GetJob")
-    fixes = await reconciler(store, executor).reconcile_once()
+    fixes = await reconciler(executor).reconcile_once()
     assert run_id not in {f.run_id for f in fixes}
     assert (await store.get_run(run_id))["status"] == st.RUNNING
 
 
-async def test_one_leader_across_replicas(store, fake_batch) -> None:
+async def test_one_leader_across_replicas(store, fake_batch, reconciler) -> None:
     executor = batch_executor_for(fake_batch)
-    first, second = reconciler(store, executor), reconciler(store, executor)
+    first, second = reconciler(executor), reconciler(executor)
     calls: list[str] = []
     for name, r in (("first", first), ("second", second)):
         original = r.reconcile_once
