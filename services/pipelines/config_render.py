@@ -113,7 +113,7 @@ def _groovy_map_key(key: str) -> str:
 
 def gcp_label_value(value: str) -> str:
     """``value`` made a valid GCP label value: lowercase, ``[a-z0-9_-]``, at most 63 characters."""
-    return _LABEL_BAD_RE.sub("-", value.lower())[:63]
+    return _LABEL_BAD_RE.sub("_", value.lower())[:63]
 
 
 def gcp_label_key(key: str) -> str:

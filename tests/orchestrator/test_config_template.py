@@ -16,8 +16,8 @@ def settings_lines(text: str) -> list[str]:
 def test_template_matches_the_rendered_batch_config() -> None:
     values = {
         "run_id": "run-1a2b3c4d",
-        "pipeline_label": "nf-core-scrnaseq",
-        "version_label": "2-7-1",
+        "pipeline_label": "nf-core_scrnaseq",
+        "version_label": "2_7_1",
         "project": "my-project",
         "location": "europe-west1",
         "tasks_service_account": "tasks@my-project.iam.gserviceaccount.com",

@@ -120,7 +120,7 @@ def test_google_batch_block() -> None:
     assert a["process.maxRetries"] == "3"
     assert a["process.scratch"] == "true"
     assert a["process.resourceLabels"] == (
-        "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core-scrnaseq', 'pipeline-version': '2-7-1']"
+        "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core_scrnaseq', 'pipeline-version': '2_7_1']"
     )
     assert a["params.aligner"] == "'star'" and a["params.genome"] == "'GRCh38'"
     assert config.endswith("\n") and not config.endswith("\n\n")
@@ -147,7 +147,7 @@ def test_settings_drive_the_values() -> None:
     assert a["google.batch.spot"] == "false" and a["google.batch.maxSpotAttempts"] == "0"
     assert a["process.resourceLimits"] == "[cpus: 8, memory: '64 GB', time: '12h']"
     assert a["process.errorStrategy"] == "'terminate'" and a["process.scratch"] == "false"
-    assert a["process.resourceLabels"].endswith("'cost-centre': '42', team: 'single-cell']")
+    assert a["process.resourceLabels"].endswith("'cost-centre': '42', team: 'single_cell']")
 
 
 def test_local_executor_when_no_project() -> None:
@@ -253,10 +253,10 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_gcp_labels() -> None:
-    assert gcp_label_value("nf-core/scrnaseq") == "nf-core-scrnaseq"
-    assert gcp_label_value("Run-ABC_1.2 ü") == "run-abc_1-2--"
+    assert gcp_label_value("nf-core/scrnaseq") == "nf-core_scrnaseq"
+    assert gcp_label_value("Run-ABC_1.2 ü") == "run-abc_1_2__"
     assert len(gcp_label_value("x" * 100)) == 63
     assert gcp_label_key("1st") == "x-1st" and gcp_label_key("") == "x-"
     config = render(run_id="RUN 'X'; $y", pipeline="Nf-Core/ScRNAseq")
     labels = assignments(config)["process.resourceLabels"]
-    assert "'run-id': 'run--x----y'" in labels and "pipeline: 'nf-core-scrnaseq'" in labels
+    assert "'run-id': 'run__x____y'" in labels and "pipeline: 'nf-core_scrnaseq'" in labels
