@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
+MIGRATION_LOCK = 0x41524D47  # "ARMG": serialises migrations across replicas
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "services" / "runs" / "migrations"
 
 
@@ -42,6 +43,8 @@ async def migrate(dsn: str, revision: str = "head") -> None:
         async with engine.begin() as conn:
 
             def _upgrade(sync_conn: object) -> None:
+                # Replicas starting together take turns: the lock lasts until this transaction ends.
+                sync_conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")  # type: ignore[attr-defined]
                 config.attributes["connection"] = sync_conn
                 command.upgrade(config, revision)
 

@@ -151,6 +151,10 @@ def build_server(authenticator: Authenticator) -> tuple[grpc.aio.Server, Service
             ("grpc.max_send_message_length", 32 * 1024 * 1024),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            # Clients keep one HTTP/2 connection per address; ageing it out spreads them over new replicas.
+            # Long streams (WatchRun, log follow) get a grace period, then resume from their last position.
+            ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 60 * 60 * 1000),
         ],
     )
     return server, interceptor
