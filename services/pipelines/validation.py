@@ -127,7 +127,7 @@ def check_params(schema: PipelineVersionSchema, params: Mapping[str, Any]) -> li
     out: list[FieldViolation] = []
     known = schema.known_param_names
     given: dict[str, Any] = {}
-    for name, value in params.items():
+    for name, value in sorted(params.items()):  # a Struct has no key order: report in a stable one
         if value is None:
             continue
         if name in schema.platform_params:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,7 +28,8 @@ from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc
 from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc_core.grpc_errors import from_rpc_error
 from arc_core.protos import timestamp
-from services.benchling.server import demo_fastq_dir
+from arc_core.settings import Settings
+from services.benchling.server import build, demo_fastq_dir
 from services.benchling.servicer import SERVICE_NAME
 from tests.support.platform import Running, email_metadata, running_platform
 
@@ -37,13 +39,15 @@ NEWEST_FIRST = ["NGS-2024-005", "NGS-2024-004 50% depth", "NGS_2024_003", "NGS-2
 SCRNASEQ_PARAMS = {"genome": "GRCh38", "protocol": "10XV3", "aligner": "star"}
 SCRNASEQ_COLUMNS = ["sample", "fastq_1", "fastq_2", "expected_cells", "seq_center", "feature_type"]
 DOWN_TIMEOUTS = {"benchling_connect_timeout": 0.5, "benchling_statement_timeout": 0.5}
+QUICK_CANCEL = {"local_cancel_grace_seconds": 1.0}  # runs made here are stopped at once (see _stop_run)
 BOUND = 1.0 + 1.0  # connect + statement timeouts, plus a second for the round trips
 
 
 @pytest.fixture(scope="module")
 async def platform(make_database, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     dsn = await make_database()
-    async with running_platform(database_url=dsn, data_dir=tmp_path_factory.mktemp("arc")) as running:
+    data_dir = tmp_path_factory.mktemp("arc")
+    async with running_platform(database_url=dsn, data_dir=data_dir, **QUICK_CANCEL) as running:
         yield running
 
 
@@ -63,6 +67,19 @@ def _fastq_lines(path: Path) -> list[str]:
 
 def _all_exist(paths: list[str]) -> bool:
     return all(Path(p).is_file() for p in paths)
+
+
+async def _stop_run(http: httpx.AsyncClient, run_id: str) -> None:
+    """Cancel a run the test created and wait until it settles, so its local orchestrator is gone."""
+    await http.delete(f"/api/runs/{run_id}", headers=ALICE_HTTP)
+    deadline = time.monotonic() + 15
+    status = None
+    while time.monotonic() < deadline:
+        status = (await http.get(f"/api/runs/{run_id}", headers=ALICE_HTTP)).json().get("status")
+        if status in ("cancelled", "failed", "completed"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{run_id} did not settle (status {status})")
 
 
 # -- the embedded demo warehouse -------------------------------------------------------------------------
@@ -257,6 +274,7 @@ async def test_built_samplesheet_launches_a_run(platform: Running) -> None:
     )
     assert run.status_code == 201, run.text
     created = run.json()
+    await _stop_run(platform.http, created["run_id"])
     assert created["sample_count"] == 7
     fetched = (await platform.http.get(f"/api/runs/{created['run_id']}", headers=ALICE_HTTP)).json()
     assert fetched["source_ngs_runs"] == ["NGS-2024-002", "NGS-2024-001"]
@@ -378,7 +396,11 @@ async def test_warehouse_down_is_unavailable_and_the_rest_keeps_working(
     url = f"postgresql://reader:secret@127.0.0.1:{port}/warehouse"
     started = time.monotonic()
     async with running_platform(
-        database_url=await make_database(), data_dir=tmp_path, benchling_warehouse_url=url, **DOWN_TIMEOUTS
+        database_url=await make_database(),
+        data_dir=tmp_path,
+        benchling_warehouse_url=url,
+        **DOWN_TIMEOUTS,
+        **QUICK_CANCEL,
     ) as running:
         assert time.monotonic() - started < 15  # the platform starts without its warehouse
         benchling = benchling_service_pb2_grpc.BenchlingServiceStub(running.channel)
@@ -425,6 +447,7 @@ async def test_warehouse_down_is_unavailable_and_the_rest_keeps_working(
             headers=ALICE_HTTP,
         )
         assert created.status_code == 201, created.text
+        await _stop_run(running.http, created.json()["run_id"])
 
         assert await _health(running.channel, SERVICE_NAME) == "NOT_SERVING"
         for other in ("arc.runs.v1.RunsService", "arc.pipelines.v1.PipelinesService", "arc.logs.v1.LogsService"):
@@ -433,3 +456,9 @@ async def test_warehouse_down_is_unavailable_and_the_rest_keeps_working(
         assert ready.status_code == 503
         services = ready.json()["services"]
         assert services["benchling"] == "NOT_SERVING" and services["runs"] == services["pipelines"] == "SERVING"
+
+
+async def test_production_refuses_the_demo_warehouse(tmp_path: Path) -> None:
+    settings = Settings(environment="production", auth_mode="iap", iap_audience="/projects/1/x", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="ARC_BENCHLING_WAREHOUSE_URL is required"):
+        await build(settings, database_url="postgresql://unused@127.0.0.1:1/x")

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.platform import kill_orchestrators
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -88,6 +90,7 @@ def test_serve_all_embedded_then_ctrl_c(tmp_path_factory: pytest.TempPathFactory
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
+        kill_orchestrators(data_dir)
     assert proc.returncode == 0, output
     deadline = time.monotonic() + 10
     while alive(pg) and time.monotonic() < deadline:
@@ -103,4 +106,5 @@ def test_serve_all_embedded_then_ctrl_c(tmp_path_factory: pytest.TempPathFactory
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+        kill_orchestrators(data_dir)
     assert proc.returncode == 0

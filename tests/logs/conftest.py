@@ -209,7 +209,7 @@ class LogsServer:
 
 @asynccontextmanager
 async def serve_logs(
-    platform: Running, *, storage: Storage | None = None, task_logs: TaskLogBackend | None = None, **settings: object
+    platform: Running, *, storage: Storage | None = None, backend: TaskLogBackend | None = None, **settings: object
 ) -> AsyncIterator[LogsServer]:
     """The Logs service on a server of its own (other storage or task-log backend), calling the platform's Runs."""
     base = platform.platform.settings
@@ -220,7 +220,7 @@ async def serve_logs(
         runs_address=f"127.0.0.1:{platform.platform.grpc_port}",
         **settings,  # type: ignore[arg-type]
     )
-    registration, service = await logs_server.build(config, storage=storage, task_logs=task_logs)
+    registration, service = await logs_server.build(config, storage=storage, task_logs=backend)
     server, interceptor = build_server(Authenticator(config))
     registration.add_to_server(server)
     HealthReporter().add_to_server(server, [registration.name])

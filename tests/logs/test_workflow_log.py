@@ -12,7 +12,6 @@ import pytest
 
 from arc.logs.v1 import logs_service_pb2
 from services.logs.log_parser import parse_log_chunk
-from services.logs.workflow_log import LogOptions
 from tests.logs.conftest import (
     ADMIN,
     ALICE,
@@ -54,11 +53,13 @@ async def read_all_pages(logs, run_id: str, *, limit: int, metadata=ALICE) -> tu
 
 
 async def collect(call, n: int | None = None, timeout: float = 10.0) -> list:  # type: ignore[no-untyped-def]
+    """Entries of the stream's batches: at least ``n`` of them, or all until the stream ends."""
     out = []
 
     async def _read() -> None:
-        while (item := await call.read()) is not grpc.aio.EOF:
-            out.append(item)
+        while (batch := await call.read()) is not grpc.aio.EOF:
+            assert batch.entries and batch.next_offset == batch.entries[-1].end_offset
+            out.extend(batch.entries)
             if n is not None and len(out) >= n:
                 return
 
@@ -165,9 +166,7 @@ async def test_stream_follows_a_growing_log_over_grpc(logs, runs_service, storag
     await put(storage, run_id, "nextflow.log", LOG)
     got += await collect(call, timeout=10)
     expected, _ = parse_log_chunk(LOG, 0, final=True)
-    assert [(e.offset, e.end_offset, e.message) for e in got] == [
-        (e.offset, e.end_offset, e.message) for e in expected
-    ]
+    assert [(e.offset, e.end_offset, e.message) for e in got] == [(e.offset, e.end_offset, e.message) for e in expected]
 
 
 async def test_reconnect_in_the_middle_loses_and_repeats_nothing(logs, runs_service, storage) -> None:
@@ -229,7 +228,10 @@ async def test_sse_follows_growth_and_resumes_with_last_event_id(platform, runs_
     root = storage.root
     await run_standin(root, run_id, tmp_path, fail_task="FASTQC (sample2)")
     full = (root / "runs" / run_id / "logs" / "nextflow.log").read_bytes()
-    cut = full.index(b"\n", len(full) // 3) + 1
+    # Copies of the log hold whole entries (Nextflow writes each event, stack trace and all, at once).
+    starts = [e.offset for e in parse_log_chunk(full, 0, final=True)[0]]
+    cut = next(o for o in starts if o >= len(full) // 3)
+    cut2 = next(o for o in starts if o >= (len(full) + cut) // 2)
     await put(storage, run_id, "nextflow.log", full[:cut])
 
     seen: list[dict] = []
@@ -240,14 +242,16 @@ async def test_sse_follows_growth_and_resumes_with_last_event_id(platform, runs_
         events = sse_events(response)
         while True:
             event = await asyncio.wait_for(anext(events), 5)
-            assert event.event == "entry"
-            seen.append(json.loads(event.data))
+            assert event.event == "entries"
+            batch = json.loads(event.data)
+            seen += batch["entries"]
             last_id = event.id
+            assert last_id == str(batch["next_offset"]) == str(seen[-1]["end_offset"])
             if seen[-1]["end_offset"] >= cut - 200:
                 break
-        append_local(storage, run_id, "nextflow.log", full[cut : cut + (len(full) - cut) // 2])
+        append_local(storage, run_id, "nextflow.log", full[cut:cut2])
         event = await asyncio.wait_for(anext(events), 5)  # growth arrives on the open stream
-        seen.append(json.loads(event.data))
+        seen += json.loads(event.data)["entries"]
         last_id = event.id
     assert last_id == str(seen[-1]["end_offset"])
 
@@ -261,7 +265,7 @@ async def test_sse_follows_growth_and_resumes_with_last_event_id(platform, runs_
             if event.event == "done":
                 done = json.loads(event.data)
                 break
-            rest.append(json.loads(event.data))
+            rest += json.loads(event.data)["entries"]
     assert done == {"run_id": run_id, "next_offset": len(full)}
     expected, _ = parse_log_chunk(full, 0, final=True)
     assert [(e["offset"], e["message"]) for e in seen + rest] == [(e.offset, e.message) for e in expected]

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.platform import kill_orchestrators
+
 ROOT = Path(__file__).resolve().parents[2]
 HEADERS = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
 
@@ -114,3 +116,4 @@ def test_kill_the_platform_and_restart(dsn: str, tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+        kill_orchestrators(tmp_path / "data")

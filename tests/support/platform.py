@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -59,3 +63,17 @@ async def running_platform(
         await http.aclose()
         await channel.close()
         await platform.stop()
+        kill_orchestrators(data_dir)
+
+
+def kill_orchestrators(data_dir: Path) -> None:
+    """Test hygiene: orchestrators outlive the platform by design (a restart must not kill runs), so a
+    test platform that goes away for good takes its still-running orchestrators with it."""
+    for state in (data_dir / "executor").glob("*/job.json"):
+        try:
+            pid = json.loads(state.read_text()).get("pid")
+        except (OSError, ValueError):
+            continue
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,72 @@
+"""ParsedTrace.extended: a growing trace parsed piece by piece equals the whole trace parsed at once."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from services.logs.trace_parser import DEFAULT_FIELDS, ParsedTrace, parse_trace
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROCESSES = ["NFCORE_SCRNASEQ:SCRNASEQ:FASTQC", "NFCORE_SCRNASEQ:SCRNASEQ:SIMPLEAF_QUANT", "NFCORE_SCRNASEQ:MULTIQC"]
+
+
+def trace_lines(n: int, seed: int, *, repeats: bool = False) -> list[str]:
+    rnd = random.Random(seed)
+    lines = ["\t".join(DEFAULT_FIELDS) + "\n"]
+    for i in range(1, n + 1):
+        task_id = str(rnd.randint(1, i)) if repeats and rnd.random() < 0.2 else str(i)
+        status = rnd.choice(["COMPLETED", "COMPLETED", "CACHED", "FAILED", "ABORTED"])
+        proc = rnd.choice(PROCESSES)
+        cells = [
+            task_id, f"{rnd.getrandbits(8):02x}/{rnd.getrandbits(24):06x}", str(1000 + i), f"{proc} (s{i})",
+            status, "0" if status != "FAILED" else "1", "2024-05-01 12:00:04.512", "1m 2s", "58.3s", "185.3%",
+            "312.4 MB", "3.1 GB", "245.6 MB", "1.2 MB",
+        ]  # fmt: skip
+        lines.append("\t".join(cells) + "\n")
+    return lines
+
+
+def snapshot(parsed: ParsedTrace) -> tuple:
+    return (
+        [asdict(t) for t in parsed.tasks],
+        sorted(parsed.by_id),
+        sorted((p.process, p.submitted, p.succeeded, p.cached, p.failed, p.aborted, p.total) for p in parsed.progress),
+    )
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_extending_piece_by_piece_equals_one_parse(seed: int, repeats: bool) -> None:
+    lines = trace_lines(300, seed, repeats=repeats)
+    header = lines[0].encode()
+    rnd = random.Random(seed)
+    parsed = ParsedTrace.from_data("u", "0", "".join(lines[:1]))
+    i, version = 1, 0
+    while i < len(lines):
+        step = rnd.randint(1, 40)
+        version += 1
+        records = parse_trace(header + "".join(lines[i : i + step]).encode(), final=True)
+        parsed = parsed.extended(str(version), records)
+        i += step
+    whole = ParsedTrace.from_data("u", "x", "".join(lines).encode())
+    assert snapshot(parsed) == snapshot(whole)
+    assert parsed.version == str(version)
+
+
+def test_extension_leaves_the_previous_version_untouched() -> None:
+    data = (FIXTURES / "trace_default.txt").read_bytes()
+    first = ParsedTrace.from_data("u", "1", data)
+    before = snapshot(first)
+    header = data[: data.index(b"\n") + 1]
+    name = b"NFCORE_SCRNASEQ:SCRNASEQ:SCRNASEQ_ALEVIN:SIMPLEAF_QUANT (pbmc_1k)"
+    row = b"4\t9d/c2b310\t33210\t" + name + b"\tCOMPLETED\t0" + b"\t-" * 8 + b"\n"
+    second = first.extended("2", parse_trace(header + row))
+    assert snapshot(first) == before
+    assert second.by_id["4"].status == "COMPLETED"
+    assert [t.task_id for t in second.tasks] == [t.task_id for t in first.tasks]  # a rewritten row keeps its place
+    quant = next(p for p in second.progress if p.process.endswith("SIMPLEAF_QUANT"))
+    assert (quant.failed, quant.succeeded, quant.total) == (0, 2, 2)  # task 4 failed, then its row was rewritten
