@@ -5,7 +5,7 @@ Settings:
 * ``ARC_BENCHLING_WAREHOUSE_URL``: the Benchling warehouse's DSN. Unset = the embedded default: a demo
   warehouse schema (the mapping's ``schema``, ``benchling_demo`` by default) seeded at start in the
   platform database, whose FASTQ paths point at small placeholder ``.fastq.gz`` files written under
-  ``ARC_BENCHLING_DEMO_FASTQ_DIR`` (default ``ARC_DATA_DIR/demo-fastq``).
+  ``ARC_BENCHLING_DEMO_FASTQ_DIR`` (default ``ARC_DATA_DIR/demo-fastq``). Refused in production.
 * ``ARC_BENCHLING_MAPPING_FILE``: which tables and columns to read (default ``mapping.default.yaml``).
 * ``ARC_BENCHLING_CONNECT_TIMEOUT`` / ``ARC_BENCHLING_STATEMENT_TIMEOUT``: their sum bounds how long a
   call waits for a down or slow warehouse before answering UNAVAILABLE.
@@ -89,6 +89,8 @@ async def build(settings: Settings, *, database_url: str | None) -> tuple[Servic
     if dsn:
         log.info("Benchling warehouse: ARC_BENCHLING_WAREHOUSE_URL (schema %s)", mapping.schema)
     else:
+        if settings.environment == "production":
+            raise ValueError("ARC_BENCHLING_WAREHOUSE_URL is required when ARC_ENVIRONMENT=production (no demo data)")
         if not database_url:
             raise ValueError(
                 "the demo Benchling warehouse needs the platform database; or set ARC_BENCHLING_WAREHOUSE_URL"
