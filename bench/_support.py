@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from arc_core.embedded_pg import start_embedded_postgres  # noqa: E402
+from services.runs.store import NewRun, RunStore  # noqa: E402
+
+
+async def insert_pending_run(store: RunStore, owner: str, **overrides: object) -> str:
+    """A pending run straight in the store (what the bench reads or watches)."""
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    fields: dict[str, object] = dict(
+        run_id=run_id,
+        pipeline="nf-core/scrnaseq",
+        pipeline_version="2.7.1",
+        user_email=owner,
+        user_name=None,
+        gcs_path="/tmp",
+        params={"genome": "GRCh38", "protocol": "10XV3"},
+        sample_count=4,
+        source_ngs_runs=None,
+        source_project=None,
+        nextflow_session_id=str(uuid.uuid4()),
+        orchestrator_token_sha256=b"x",
+        request_id=None,
+    )
+    fields.update(overrides)
+    await store.insert_run(NewRun(**fields))  # type: ignore[arg-type]
+    return run_id
 
 
 def free_port() -> int:

@@ -12,15 +12,14 @@ import asyncio
 import re
 import shutil
 import time
-import uuid
 
 import grpc
 import httpx
-from _support import embedded_database, platform_process
+from _support import embedded_database, insert_pending_run, platform_process
 
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
 from arc_core.db import create_pool, migrate
-from services.runs.store import _SELECT, NewRun, RunStore
+from services.runs.store import _SELECT, RunStore
 
 OWNER = "reader@example.com"
 
@@ -60,24 +59,7 @@ async def wrk(url: str, header: str, seconds: float, concurrency: int) -> float 
 async def run(dsn: str, grpc_port: int, http_port: int, seconds: float, concurrency: int) -> None:
     pool = await create_pool(dsn, max_size=concurrency)
     store = RunStore(pool)
-    run_id = f"run-{uuid.uuid4().hex[:8]}"
-    await store.insert_run(
-        NewRun(
-            run_id=run_id,
-            pipeline="nf-core/scrnaseq",
-            pipeline_version="2.7.1",
-            user_email=OWNER,
-            user_name=None,
-            gcs_path="/tmp",
-            params={"genome": "GRCh38", "protocol": "10XV3"},
-            sample_count=4,
-            source_ngs_runs=None,
-            source_project=None,
-            nextflow_session_id=str(uuid.uuid4()),
-            orchestrator_token_sha256=b"x",
-            request_id=None,
-        )
-    )
+    run_id = await insert_pending_run(store, OWNER)
     headers = {"X-Goog-Authenticated-User-Email": f"accounts.google.com:{OWNER}"}
     meta = (("x-goog-authenticated-user-email", f"accounts.google.com:{OWNER}"),)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

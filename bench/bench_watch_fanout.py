@@ -9,40 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-import uuid
 
 import asyncpg
 import grpc
-from _support import embedded_database, percentiles, platform_process
+from _support import embedded_database, insert_pending_run, percentiles, platform_process
 
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
 from arc_core.db import create_pool, migrate
-from services.runs.store import NewRun, RunStore
+from services.runs.store import RunStore
 
 OWNER = "watcher@example.com"
 MOVES = ("submitted", "running", "completed")
-
-
-async def new_run(store: RunStore) -> str:
-    run_id = f"run-{uuid.uuid4().hex[:8]}"
-    await store.insert_run(
-        NewRun(
-            run_id=run_id,
-            pipeline="nf-core/scrnaseq",
-            pipeline_version="2.7.1",
-            user_email=OWNER,
-            user_name=None,
-            gcs_path="/tmp",
-            params={},
-            sample_count=1,
-            source_ngs_runs=None,
-            source_project=None,
-            nextflow_session_id=str(uuid.uuid4()),
-            orchestrator_token_sha256=b"x",
-            request_id=None,
-        )
-    )
-    return run_id
 
 
 async def backend_connections(dsn: str) -> int:
@@ -58,7 +35,7 @@ async def backend_connections(dsn: str) -> int:
 async def run(dsn: str, grpc_port: int, watchers: int, channels: int) -> None:
     pool = await create_pool(dsn, max_size=2)
     store = RunStore(pool)
-    run_id = await new_run(store)
+    run_id = await insert_pending_run(store, OWNER)
     meta = (("x-goog-authenticated-user-email", OWNER),)
     chans = [grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") for _ in range(channels)]
     baseline = await backend_connections(dsn)
@@ -99,8 +76,8 @@ async def run(dsn: str, grpc_port: int, watchers: int, channels: int) -> None:
         )
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
     print(
-        f"database connections: {baseline} with no watcher, {during} with {watchers} watchers "
-        f"(this script's own pool: 2)"
+        f"database connections: {baseline} with no watcher, {during} with {watchers} watchers (this script"
+        " holds 1-2; the service its pool, at most ARC_DB_POOL_MAX=10, plus one LISTEN connection)"
     )
     for ch in chans:
         await ch.close()

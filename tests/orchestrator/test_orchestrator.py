@@ -32,10 +32,10 @@ from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
 from arc_core.storage import GcsStorage, Storage
 from orchestrator.config import ConfigError, OrchestratorConfig
 from services.runs.executors.base import JobSpec
-from services.runs.service import RunsService, hash_token
-from services.runs.store import NewRun
+from services.runs.service import RunsService
 from tests.support.fake_gcs import FakeGcs, run_fake_gcs
 from tests.support.platform import Running, running_platform
+from tests.support.runs import insert_run
 
 STANDIN = Path(__file__).resolve().parents[1] / "fakes" / "nextflow"
 PIPELINE = "nf-core/scrnaseq"
@@ -87,26 +87,15 @@ async def prepare_run(
     run_id = f"run-{secrets.token_hex(4)}"
     root = f"runs/{run_id}"
     session_id = str(uuid.uuid4())
-    owner = "alice@example.com"
-    await service.store.touch_user(owner, "alice")
-    await service.store.insert_run(
-        NewRun(
-            run_id=run_id,
-            pipeline=PIPELINE,
-            pipeline_version="2.7.1",
-            user_email=owner,
-            user_name=None,
-            gcs_path=storage.uri(root),
-            params=dict(params or {}),
-            sample_count=2,
-            source_ngs_runs=None,
-            source_project=None,
-            nextflow_session_id=session_id,
-            orchestrator_token_sha256=hash_token("replaced below"),
-            request_id=None,
-        )
+    await insert_run(
+        service.store,
+        status="submitted",
+        run_id=run_id,
+        pipeline=PIPELINE,
+        gcs_path=storage.uri(root),
+        params=dict(params or {}),
+        nextflow_session_id=session_id,
     )
-    await service.store.move(run_id, "submitted", reason="test", actor="test")
     token = await service.issue_orchestrator_token(run_id)
     all_params = {
         "input": storage.uri(f"{root}/inputs/samplesheet.csv"),
@@ -120,7 +109,7 @@ async def prepare_run(
         run_id=run_id,
         pipeline=PIPELINE,
         pipeline_version="2.7.1",
-        user_email=owner,
+        user_email="alice@example.com",
         run_root=storage.uri(root),
         config_uri=storage.uri(f"{root}/inputs/nextflow.config"),
         params_uri=storage.uri(f"{root}/inputs/params.yaml"),

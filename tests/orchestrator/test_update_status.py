@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,9 +14,9 @@ import pytest
 
 from arc.runs.v1 import run_pb2
 from orchestrator.update_status import parse_args, request_from_args
-from services.runs.service import RunsService, hash_token
-from services.runs.store import NewRun
+from services.runs.service import RunsService
 from tests.support.platform import Running, running_platform
+from tests.support.runs import insert_run
 
 UPDATE_STATUS = Path(__file__).resolve().parents[2] / "orchestrator" / "update_status.py"
 
@@ -113,26 +111,7 @@ async def platform(make_database, tmp_path_factory: pytest.TempPathFactory) -> A
 
 
 async def submitted_run(service: RunsService) -> tuple[str, str]:
-    run_id = f"run-{secrets.token_hex(4)}"
-    await service.store.touch_user("bob@example.com", "bob")
-    await service.store.insert_run(
-        NewRun(
-            run_id=run_id,
-            pipeline="nf-core/scrnaseq",
-            pipeline_version="2.7.1",
-            user_email="bob@example.com",
-            user_name=None,
-            gcs_path=f"/tmp/runs/{run_id}",
-            params={},
-            sample_count=1,
-            source_ngs_runs=None,
-            source_project=None,
-            nextflow_session_id=str(uuid.uuid4()),
-            orchestrator_token_sha256=hash_token("replaced below"),
-            request_id=None,
-        )
-    )
-    await service.store.move(run_id, "submitted", reason="test", actor="test")
+    run_id = await insert_run(service.store, status="submitted", owner="bob@example.com", params={}, sample_count=1)
     return run_id, await service.issue_orchestrator_token(run_id)
 
 

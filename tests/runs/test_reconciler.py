@@ -14,9 +14,9 @@ from arc_core.db import create_pool, migrate
 from services.runs import status as st
 from services.runs.executors.base import JobSpec
 from services.runs.reconciler import Reconciler
-from services.runs.service import hash_token
-from services.runs.store import NewRun, RunStore
+from services.runs.store import RunStore
 from tests.support.fake_batch import batch_executor_for, running_fake_batch
+from tests.support.runs import insert_run
 
 State = batch_v1.JobStatus.State
 
@@ -42,29 +42,7 @@ async def fake_batch():
 
 
 async def make_run(store: RunStore, status: str, job_name: str | None, run_id: str | None = None) -> str:
-    run_id = run_id or f"run-{uuid.uuid4().hex[:8]}"
-    await store.insert_run(
-        NewRun(
-            run_id=run_id,
-            pipeline="demo/hello",
-            pipeline_version="1.0.0",
-            user_email="a@example.com",
-            user_name=None,
-            gcs_path="/tmp",
-            params={},
-            sample_count=1,
-            source_ngs_runs=None,
-            source_project=None,
-            nextflow_session_id=str(uuid.uuid4()),
-            orchestrator_token_sha256=hash_token("t"),
-            request_id=None,
-        )
-    )
-    path = {st.PENDING: [], st.SUBMITTED: [st.SUBMITTED], st.RUNNING: [st.SUBMITTED, st.RUNNING]}[status]
-    for target in path:
-        fields = {"batch_job_name": job_name} if target == st.SUBMITTED and job_name else {}
-        await store.move(run_id, target, reason="test", actor="test", fields=fields)
-    return run_id
+    return await insert_run(store, status=status, job_name=job_name, run_id=run_id, pipeline="demo/hello")
 
 
 async def submit_job(executor, run_id: str) -> str:

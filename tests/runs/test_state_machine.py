@@ -13,16 +13,7 @@ from arc_core.errors import FailedPrecondition, NotFound
 from services.runs import status as st
 from services.runs.service import RunsService
 from tests.runs.conftest import insert_run
-
-# The shortest allowed path from pending to each status.
-PATH_TO = {
-    st.PENDING: [],
-    st.SUBMITTED: [st.SUBMITTED],
-    st.RUNNING: [st.SUBMITTED, st.RUNNING],
-    st.COMPLETED: [st.SUBMITTED, st.RUNNING, st.COMPLETED],
-    st.FAILED: [st.FAILED],
-    st.CANCELLED: [st.CANCELLED],
-}
+from tests.support.runs import PATH_TO
 
 
 async def run_at(service: RunsService, status: str) -> str:
