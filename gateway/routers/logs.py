@@ -1,7 +1,7 @@
 """REST routes for a run's logs, tasks and task output: each calls the Logs service over gRPC.
 
-Streams are SSE (or NDJSON on request): the workflow log's ``id:`` is the byte offset to resume from (the
-entry's ``end_offset``), a task's output's ``id:`` its opaque position; a reconnect with ``Last-Event-ID``
+Streams are SSE (or NDJSON on request): the workflow log's ``id:`` is the byte offset to resume from (its
+batch's ``next_offset``), a task's output's ``id:`` its opaque position; a reconnect with ``Last-Event-ID``
 resumes without gap or duplicate, and every stream ends with an explicit ``done`` (or ``error``) event.
 """
 
@@ -99,7 +99,8 @@ async def get_workflow_log(
 async def stream_workflow_log(
     run_id: str, request: Request, backends: Backends, metadata: CallerMetadata, offset: int | None = None
 ) -> Any:
-    """SSE ``entry`` events (``id:`` = offset to resume from), then ``done`` once the run's log is final."""
+    """SSE ``entries`` events (``{entries, next_offset}``; ``id:`` = ``next_offset``, the offset to resume
+    from), then ``done`` once the run's log is final."""
     start = _offset(resume_position(request, str(offset) if offset is not None else None))
     call = backends.logs.StreamWorkflowLog(
         logs_service_pb2.StreamWorkflowLogRequest(run_id=run_id, offset=start), metadata=metadata
@@ -113,9 +114,10 @@ async def stream_workflow_log(
 
     async def items() -> AsyncIterator[StreamItem]:
         try:
-            async for entry in call:
-                done["next_offset"] = entry.end_offset
-                yield StreamItem(event="entry", data=entry_json(entry), id=str(entry.end_offset))
+            async for batch in call:
+                done["next_offset"] = batch.next_offset
+                data = {"entries": [entry_json(e) for e in batch.entries], "next_offset": batch.next_offset}
+                yield StreamItem(event="entries", data=data, id=str(batch.next_offset))
         finally:
             call.cancel()
 

@@ -2,7 +2,8 @@
 
 ``zipfile`` writes to a non-seekable sink in streaming mode (sizes and CRCs go to data descriptors after
 each member), so each storage chunk is compressed and handed on before the next one is read. Compression
-runs in a worker thread (zlib releases the GIL), never on the event loop.
+runs in a worker thread (zlib releases the GIL), never on the event loop; level 1 by default (logs still
+shrink ~5x, at twice the speed of level 6).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ async def log_archive(
     *,
     chunk_bytes: int = 256 << 10,
     out_bytes: int = 256 << 10,
-    compresslevel: int = 6,
+    compresslevel: int = 1,
 ) -> AsyncIterator[bytes]:
     """The zip's bytes, in pieces of about ``out_bytes``, of the run's log files that exist."""
     sink = _Sink()
@@ -61,6 +62,11 @@ async def log_archive(
                 continue
             member = zipfile.ZipInfo(name, date_time=info.updated_at.timetuple()[:6])
             member.compress_type = zipfile.ZIP_DEFLATED
+            # ZipFile.open() applies the archive's level to a name, not to a ZipInfo: set it here.
+            if hasattr(member, "compress_level"):  # Python 3.13+
+                member.compress_level = compresslevel
+            else:
+                member._compresslevel = compresslevel  # type: ignore[attr-defined]
             member.external_attr = 0o644 << 16
             member.file_size = info.size  # lets zipfile pick ZIP64 up front for huge logs
             writer = zf.open(member, mode="w", force_zip64=info.size > (1 << 30))

@@ -74,17 +74,19 @@ class LogsService:
         run = await self._run(caller, run_id)
         return await self.workflow_log.page(run, offset, limit)
 
-    async def stream_workflow_log(self, caller: Identity, run_id: str, *, offset: int = 0) -> AsyncIterator[LogEntry]:
-        """Checks access now, then returns the stream of entries from ``offset`` until the log is final."""
+    async def stream_workflow_log(
+        self, caller: Identity, run_id: str, *, offset: int = 0
+    ) -> AsyncIterator[list[LogEntry]]:
+        """Checks access now, then returns batches of entries from ``offset`` until the log is final."""
         self.workflow_log.check(offset)
         run = await self._run(caller, run_id)
 
-        async def entries() -> AsyncIterator[LogEntry]:
+        async def batches() -> AsyncIterator[list[LogEntry]]:
             async with self._tracker(caller, run) as tracker:
-                async for entry in self.workflow_log.follow(tracker, offset):
-                    yield entry
+                async for batch in self.workflow_log.follow(tracker, offset):
+                    yield batch
 
-        return entries()
+        return batches()
 
     # --- tasks --------------------------------------------------------------------------------------
 
@@ -118,11 +120,6 @@ class LogsService:
         )
         progress = await self.tasks.progress(run, trace)
         return TaskPage(page.items, page.next_page_token, page.total_size, progress)
-
-    async def progress(self, caller: Identity, run_id: str) -> list[ProcessProgress]:
-        """Per-process counts alone (what a run's progress events need)."""
-        run = await self._run(caller, run_id)
-        return await self.tasks.progress(run, await self.tasks.trace(run.run_id, final=run.terminal))
 
     # --- task logs ----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -29,18 +30,19 @@ _OPTIONAL = (
 _TEXT = ("task_id", "hash", "native_id", "name", "process", "tag", "status", "workdir")
 
 
-def entry_to_proto(entry: LogEntry) -> log_pb2.LogEntry:
-    message = log_pb2.LogEntry(
-        offset=entry.offset,
-        end_offset=entry.end_offset,
-        level=entry.level,
-        thread=entry.thread,
-        logger=entry.logger,
-        message=entry.message,
-    )
-    if entry.time is not None:
-        message.timestamp.CopyFrom(timestamp(entry.time))
-    return message
+def add_entries(field: Any, entries: list[LogEntry]) -> None:
+    """Append ``entries`` to a repeated ``LogEntry`` field (in place: no intermediate messages)."""
+    for entry in entries:
+        message = field.add(
+            offset=entry.offset,
+            end_offset=entry.end_offset,
+            level=entry.level,
+            thread=entry.thread,
+            logger=entry.logger,
+            message=entry.message,
+        )
+        if entry.time is not None:
+            message.timestamp.FromDatetime(entry.time)
 
 
 def task_to_proto(task: TaskRecord) -> log_pb2.TaskInfo:
@@ -88,19 +90,21 @@ class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
         page = await self.service.get_workflow_log(
             current_identity(), request.run_id, offset=request.offset, limit=request.limit
         )
-        return logs_service_pb2.GetWorkflowLogResponse(
-            entries=[entry_to_proto(e) for e in page.entries], next_offset=page.next_offset, complete=page.complete
-        )
+        response = logs_service_pb2.GetWorkflowLogResponse(next_offset=page.next_offset, complete=page.complete)
+        add_entries(response.entries, page.entries)
+        return response
 
     async def StreamWorkflowLog(
         self, request: logs_service_pb2.StreamWorkflowLogRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[log_pb2.LogEntry]:
-        entries = await self.service.stream_workflow_log(current_identity(), request.run_id, offset=request.offset)
+    ) -> AsyncIterator[logs_service_pb2.StreamWorkflowLogResponse]:
+        batches = await self.service.stream_workflow_log(current_identity(), request.run_id, offset=request.offset)
         # Access is settled: answer the headers now, so a client can tell "allowed, nothing new yet" from
         # "still deciding" (the gateway waits for them before starting its SSE response).
         await context.send_initial_metadata(())
-        async for entry in entries:
-            yield entry_to_proto(entry)
+        async for batch in batches:
+            response = logs_service_pb2.StreamWorkflowLogResponse(next_offset=batch[-1].end_offset)
+            add_entries(response.entries, batch)
+            yield response
 
     async def ListTasks(
         self, request: logs_service_pb2.ListTasksRequest, context: grpc.aio.ServicerContext

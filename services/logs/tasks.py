@@ -162,11 +162,12 @@ class TaskStore:
         cache: TraceCache | None = None,
         tz: tzinfo = UTC,
         max_runs: int = 16,
+        max_cached_tasks: int = 150_000,
         log_window_bytes: int = 4 << 20,
     ) -> None:
         self.storage = storage
         self.tz = tz
-        self.cache = cache or TraceCache(max_entries=max_runs, tz=tz)
+        self.cache = cache or TraceCache(max_entries=max_runs, tz=tz, max_tasks=max_cached_tasks)
         self.max_runs = max_runs
         self.log_window_bytes = log_window_bytes
         self._traces: OrderedDict[str, _TraceState] = OrderedDict()

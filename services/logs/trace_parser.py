@@ -658,10 +658,13 @@ class TraceCache:
     may both parse (harmless, the later one wins).
     """
 
-    def __init__(self, max_entries: int = 8, *, tz: tzinfo = UTC) -> None:
+    def __init__(self, max_entries: int = 8, *, tz: tzinfo = UTC, max_tasks: int | None = None) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         self.max_entries = max_entries
+        self.max_tasks = max_tasks
+        """Also evict while the cached traces hold more tasks than this (a 100,000-task trace takes ~150 MB);
+        the newest entry always stays."""
         self.tz = tz
         self.hits = 0
         self.misses = 0
@@ -689,6 +692,11 @@ class TraceCache:
             self._entries.move_to_end(parsed.uri)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+            if self.max_tasks is not None:
+                total = sum(len(e.tasks) for e in self._entries.values())
+                while total > self.max_tasks and len(self._entries) > 1:
+                    _, evicted = self._entries.popitem(last=False)
+                    total -= len(evicted.tasks)
 
     def get_or_parse(
         self, uri: str, version: str | int, load: Callable[[], bytes | str], *, final: bool = False

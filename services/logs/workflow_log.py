@@ -34,12 +34,12 @@ class LogOptions:
 
     default_limit: int = 500
     max_limit: int = 5000
-    window_bytes: int = 1 << 20
-    """Bytes read per ranged read."""
-    max_entry_bytes: int = 4 << 20
+    window_bytes: int = 512 << 10
+    """Bytes read per ranged read (a streamed batch holds at most one window's entries)."""
+    max_entry_bytes: int = 2 << 20
     """An entry longer than this is cut at a line boundary (memory stays bounded whatever the log holds)."""
-    max_page_bytes: int = 4 << 20
-    """A page stops after this much message text (at least one entry)."""
+    max_page_bytes: int = 2 << 20
+    """A page stops after this much message text (responses stay under gRPC's default 4 MiB limit)."""
     poll_seconds: float = 0.5
     """How often a follower looks at the log's size (one stat)."""
     settle_seconds: float = 0.25
@@ -169,8 +169,9 @@ class WorkflowLogReader:
                     return LogPage(entries, pos, False)
         return LogPage(entries, pos, final and pos >= info.size)
 
-    async def follow(self, tracker: RunTracker, offset: int) -> AsyncIterator[LogEntry]:
-        """Every entry from ``offset`` as it reaches storage; ends once the run is terminal and the log final."""
+    async def follow(self, tracker: RunTracker, offset: int) -> AsyncIterator[list[LogEntry]]:
+        """Every entry from ``offset`` as it reaches storage, in batches (one per ranged read: what arrived
+        together, or a window's worth when catching up); ends once the run is terminal and the log final."""
         opts = self.options
         key = log_key(tracker.run.run_id)
         loop = asyncio.get_running_loop()
@@ -178,6 +179,7 @@ class WorkflowLogReader:
         last_size: int | None = None
         changed_at = loop.time()
         first = True
+        scanned: tuple[int, int, _Mode] | None = None  # (pos, size, mode) of the last scan: skip a repeat
         while True:
             run = tracker.run
             info = await self.storage.stat(key)
@@ -197,11 +199,11 @@ class WorkflowLogReader:
                 or (now - info.updated_at).total_seconds() >= opts.settle_seconds
             )
             final = await self._final(run, key, info, now)
-            if pos < size:
-                eof_mode = _Mode.ALL if final else _Mode.LINES if settled else _Mode.HOLD
+            eof_mode = _Mode.ALL if final else _Mode.LINES if settled else _Mode.HOLD
+            if pos < size and scanned != (pos, size, eof_mode):
+                scanned = (pos, size, eof_mode)  # the held-back tail is read again only when something changed
                 async for batch, consumed in self._scan(key, pos, size, eof_mode, None, run.reference_time):
-                    for entry in batch:
-                        yield entry
+                    yield batch
                     pos = consumed
             if final and pos >= size:
                 return

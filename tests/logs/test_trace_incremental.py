@@ -70,3 +70,16 @@ def test_extension_leaves_the_previous_version_untouched() -> None:
     assert [t.task_id for t in second.tasks] == [t.task_id for t in first.tasks]  # a rewritten row keeps its place
     quant = next(p for p in second.progress if p.process.endswith("SIMPLEAF_QUANT"))
     assert (quant.failed, quant.succeeded, quant.total) == (0, 2, 2)  # task 4 failed, then its row was rewritten
+
+
+def test_cache_is_bounded_by_tasks_too() -> None:
+    from services.logs.trace_parser import TraceCache
+
+    cache = TraceCache(max_entries=8, max_tasks=500)
+    traces = [ParsedTrace.from_data(f"u{i}", "1", "".join(trace_lines(200, i)).encode()) for i in range(4)]
+    for parsed in traces:
+        cache.put(parsed)
+    assert len(cache) == 2 and cache.get("u3", "1") is traces[3] and cache.get("u0", "1") is None
+    big = ParsedTrace.from_data("big", "1", "".join(trace_lines(900, 9)).encode())
+    cache.put(big)
+    assert len(cache) == 1 and cache.get("big", "1") is big  # the newest always stays

@@ -36,6 +36,14 @@ class StreamWorkflowLogRequest(_message.Message):
     offset: int
     def __init__(self, run_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
+class StreamWorkflowLogResponse(_message.Message):
+    __slots__ = ("entries", "next_offset")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_log_pb2.LogEntry]
+    next_offset: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[_log_pb2.LogEntry, _Mapping]]] = ..., next_offset: _Optional[int] = ...) -> None: ...
+
 class ListTasksRequest(_message.Message):
     __slots__ = ("run_id", "status", "process", "page_size", "page_token", "skip")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]

@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from arc.logs.v1 import log_pb2 as arc_dot_logs_dot_v1_dot_log__pb2
 from arc.logs.v1 import logs_service_pb2 as arc_dot_logs_dot_v1_dot_logs__service__pb2
 
 GRPC_GENERATED_VERSION = '1.76.0'
@@ -44,7 +43,7 @@ class LogsServiceStub(object):
         self.StreamWorkflowLog = channel.unary_stream(
                 '/arc.logs.v1.LogsService/StreamWorkflowLog',
                 request_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogRequest.SerializeToString,
-                response_deserializer=arc_dot_logs_dot_v1_dot_log__pb2.LogEntry.FromString,
+                response_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogResponse.FromString,
                 _registered_method=True)
         self.ListTasks = channel.unary_unary(
                 '/arc.logs.v1.LogsService/ListTasks',
@@ -80,6 +79,7 @@ class LogsServiceServicer(object):
 
     def StreamWorkflowLog(self, request, context):
         """Every new entry from an offset, ending once the run is terminal and its final log is read.
+        Entries come in batches (what reached storage together, or up to ~1 MiB when catching up).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,7 +122,7 @@ def add_LogsServiceServicer_to_server(servicer, server):
             'StreamWorkflowLog': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamWorkflowLog,
                     request_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogRequest.FromString,
-                    response_serializer=arc_dot_logs_dot_v1_dot_log__pb2.LogEntry.SerializeToString,
+                    response_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogResponse.SerializeToString,
             ),
             'ListTasks': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTasks,
@@ -199,7 +199,7 @@ class LogsService(object):
             target,
             '/arc.logs.v1.LogsService/StreamWorkflowLog',
             arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogRequest.SerializeToString,
-            arc_dot_logs_dot_v1_dot_log__pb2.LogEntry.FromString,
+            arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamWorkflowLogResponse.FromString,
             options,
             channel_credentials,
             insecure,
