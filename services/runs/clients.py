@@ -64,6 +64,7 @@ class LogsClient:
                 cached=p.cached,
                 failed=p.failed,
                 total=p.total,
+                aborted=p.aborted,
             )
             for p in response.progress
         )

@@ -28,6 +28,7 @@ class ProcessCounts:
     cached: int
     failed: int
     total: int
+    aborted: int = 0
 
 
 ProgressSource = Callable[[Identity, str], Awaitable[tuple[ProcessCounts, ...]]]

@@ -8,7 +8,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from arc_core.storage import LocalStorage, Storage
 from services.logs import server as logs_server
 from services.logs.service import LogsService
 from services.logs.task_logs import TaskLogBackend
-from services.runs.service import RunsService, hash_token
-from services.runs.store import NewRun
+from services.runs.service import RunsService
 from tests.support.platform import Running, email_metadata, running_platform
+from tests.support.runs import insert_run as support_insert_run
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STANDIN = Path(__file__).resolve().parents[1] / "fakes" / "nextflow"
@@ -79,31 +78,13 @@ def new_run_id() -> str:
 async def insert_run(
     service: RunsService, owner: str = "alice@example.com", *, status: str = "running", **overrides: object
 ) -> str:
-    """A run straight in the store, moved along the state machine to ``status``."""
+    """A run straight in the store, moved along the state machine to ``status`` (through running)."""
     run_id = str(overrides.pop("run_id", None) or new_run_id())
-    fields = dict(
-        run_id=run_id,
-        pipeline="nf-core/scrnaseq",
-        pipeline_version="2.7.1",
-        user_email=owner,
-        user_name=None,
-        gcs_path=f"runs/{run_id}",
-        params={"genome": "GRCh38"},
-        sample_count=2,
-        source_ngs_runs=None,
-        source_project=None,
-        nextflow_session_id=str(uuid.uuid4()),
-        orchestrator_token_sha256=hash_token("unused"),
-        request_id=None,
-    )
-    fields.update(overrides)
-    await service.store.touch_user(owner, owner.split("@")[0])
-    await service.store.insert_run(NewRun(**fields))  # type: ignore[arg-type]
-    path = {"pending": [], "submitted": ["submitted"], "running": ["submitted", "running"]}.get(
-        status, ["submitted", "running", status]
-    )
-    for target in path:
-        await service.store.move(run_id, target, reason="test", actor="test")
+    overrides.setdefault("gcs_path", f"runs/{run_id}")
+    first = status if status in ("pending", "submitted", "running") else "running"
+    run_id = await support_insert_run(service.store, status=first, run_id=run_id, owner=owner, **overrides)
+    if first != status:
+        await service.store.move(run_id, status, reason="test", actor="test")
     return run_id
 
 

@@ -40,6 +40,7 @@ async def platform(make_database, tmp_path_factory) -> AsyncIterator[Running]:
             nextflow_bin=NEXTFLOW,
             reconcile_interval_seconds=0.5,
             reconcile_grace_seconds=3.0,
+            progress_interval_seconds=0.3,
             local_cancel_grace_seconds=5.0,
             local_max_concurrent_runs=4,
         ) as running:
@@ -94,6 +95,12 @@ async def test_create_runs_to_completion_with_live_status(platform: Running) -> 
     ]
     assert statuses[0] in ("submitted", "running") and statuses[-1] == "completed"
     assert "running" in statuses
+    progress = [
+        json.loads(line[5:]) for line in events.text.splitlines() if line.startswith("data:") and '"processes"' in line
+    ]
+    assert progress, "task progress is pushed while the run goes"
+    done = {p["process"]: p for p in progress[-1]["processes"]}
+    assert any("FASTQC" in name for name in done) and all(p["total"] >= 1 for p in done.values())
     final = (await platform.http.get(f"/api/runs/{run['run_id']}", headers=ALICE_HTTP)).json()
     assert final["exit_code"] == 0 and final["started_at"] and final["completed_at"]
     trace = trace_rows(await read(platform, f"runs/{run['run_id']}/logs/trace.txt"))

@@ -124,7 +124,7 @@ class WatchRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class ProcessProgress(_message.Message):
-    __slots__ = ("process", "submitted", "running", "succeeded", "cached", "failed", "total")
+    __slots__ = ("process", "submitted", "running", "succeeded", "cached", "failed", "total", "aborted")
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class ProcessProgress(_message.Message):
     CACHED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
     process: str
     submitted: int
     running: int
@@ -139,7 +140,8 @@ class ProcessProgress(_message.Message):
     cached: int
     failed: int
     total: int
-    def __init__(self, process: _Optional[str] = ..., submitted: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., cached: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+    aborted: int
+    def __init__(self, process: _Optional[str] = ..., submitted: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., cached: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., aborted: _Optional[int] = ...) -> None: ...
 
 class RunProgress(_message.Message):
     __slots__ = ("processes",)
