@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import grpc
 import pytest
 
 from arc.runs.v1 import run_pb2, runs_service_pb2
+from services.runs.executors.processes import group_alive
 from tests.support.platform import Running, email_metadata, running_platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,21 +139,11 @@ async def test_cancel_while_running_kills_the_process_group(platform: Running) -
     cancelled = await platform.http.delete(f"/api/runs/{run_id}", headers=ALICE_HTTP)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     async with asyncio.timeout(15):
-        while _group_alive(pid):
+        while group_alive(pid):
             await asyncio.sleep(0.1)
     await asyncio.sleep(1)
     after = (await platform.http.get(f"/api/runs/{run_id}", headers=ALICE_HTTP)).json()
     assert after["status"] == "cancelled"  # the orchestrator's late report changed nothing
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def test_recover_a_failed_run_resumes_with_cached_tasks(platform: Running) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -44,6 +43,15 @@ from services.runs.executors.base import (
     JobState,
     JobStatus,
 )
+from services.runs.executors.processes import (
+    boot_id,
+    decode_returncode,
+    group_alive,
+    have_proc,
+    is_alive,
+    proc_stat,
+    signal_group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,107 +72,6 @@ _GROUP_POLL = 0.05
 QUEUED, STARTED, ENDED, VANISHED = "queued", "started", "ended", "gone"
 
 
-# --- processes (synchronous helpers; callers on the event loop run them in a thread) -----------------
-
-
-@dataclass(frozen=True)
-class _ProcStat:
-    state: str
-    pgrp: int
-    start_ticks: int
-
-
-@functools.cache
-def _have_proc() -> bool:
-    return os.path.exists("/proc/self/stat")
-
-
-def _proc_stat(pid: int) -> _ProcStat | None:
-    """Fields of ``/proc/<pid>/stat``; None when the process does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    rest = data[data.rindex(b")") + 2 :].split()
-    return _ProcStat(state=rest[0].decode(), pgrp=int(rest[2]), start_ticks=int(rest[19]))
-
-
-def _boot_id() -> str | None:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
-
-
-def _is_alive(pid: int, start_ticks: int | None) -> bool:
-    """Is ``pid`` a live (not zombie) process started at ``start_ticks``?"""
-    if _have_proc():
-        stat = _proc_stat(pid)
-        if stat is None or stat.state in ("Z", "X", "x"):
-            return False
-        return start_ticks is None or stat.start_ticks == start_ticks
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Does any live (not zombie) process remain in process group ``pgid``?"""
-    if not _have_proc():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    leader = _proc_stat(pgid)
-    if leader is not None and leader.pgrp == pgid and leader.state not in ("Z", "X", "x"):
-        return True  # the common case, without scanning every process
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        stat = _proc_stat(int(entry.name))
-        if stat is not None and stat.pgrp == pgid and stat.state not in ("Z", "X", "x"):
-            return True
-    return False
-
-
-def _signal_group(pid: int, start_ticks: int | None, sig: int) -> bool:
-    """Send ``sig`` to the group led by ``pid``; False when that pid now belongs to another process.
-
-    While any member of a group lives, the kernel does not hand its id out as a new pid, so a group whose
-    leader is gone is still ours; a leader pid with another start time is a recycled one.
-    """
-    if _have_proc() and start_ticks is not None:
-        stat = _proc_stat(pid)
-        if stat is not None and stat.start_ticks != start_ticks:
-            return False
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-    return True
-
-
-def _exit_code(returncode: int) -> tuple[int, str]:
-    """A reaped return code as a shell-style exit code (128 + signal) and a message."""
-    if returncode >= 0:
-        return returncode, ""
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    return 128 - returncode, f"the orchestrator was terminated by {name}"
-
-
 def _read_marker(folder: Path) -> tuple[int | None, str] | None:
     """The orchestrator's exit marker as (exit code, problem); None when there is none."""
     try:
@@ -181,7 +88,7 @@ def _read_marker(folder: Path) -> tuple[int | None, str] | None:
 
 def _orphan_outcome(folder: Path, pid: int | None, start_ticks: int | None) -> dict[str, Any] | None:
     """How an orchestrator we did not start ended; None while it still runs (``pid`` None: it cannot)."""
-    if pid is not None and _is_alive(pid, start_ticks):
+    if pid is not None and is_alive(pid, start_ticks):
         return None
     marker = _read_marker(folder)
     if marker is None:
@@ -330,7 +237,7 @@ class LocalExecutor:
         async with self._start_lock:
             if self._worker is not None or self._closed:
                 return
-            self._boot = await asyncio.to_thread(_boot_id)
+            self._boot = await asyncio.to_thread(boot_id)
             records = await asyncio.to_thread(_load_records, self._state_dir)
             queued: list[_Job] = []
             for folder, record in records:
@@ -431,7 +338,7 @@ class LocalExecutor:
             if job.process is not None:
                 if job.process.returncode is None:
                     return JobStatus(JobState.RUNNING)
-                code, message = _exit_code(job.process.returncode)
+                code, message = decode_returncode(job.process.returncode)
                 return _final_status({**job.record, "state": ENDED, "exit_code": code, "message": message})
             if not await self._settle_orphan(job):
                 return JobStatus(JobState.RUNNING)
@@ -533,7 +440,7 @@ class LocalExecutor:
             raise JobCreationFailed(f"cannot start the orchestrator ({self._command[0]}): {exc}") from exc
         finally:
             os.close(log_fd)
-        stat = await asyncio.to_thread(_proc_stat, process.pid) if _have_proc() else None
+        stat = await asyncio.to_thread(proc_stat, process.pid) if have_proc() else None
         job.process = process
         job.record.pop("environment", None)  # the token now lives in the process only
         job.record.update(
@@ -552,7 +459,7 @@ class LocalExecutor:
         """Reap our child (asyncio's child watcher waits off the event loop) and record its exit."""
         assert job.process is not None
         returncode = await job.process.wait()
-        code, message = _exit_code(returncode)
+        code, message = decode_returncode(returncode)
         job.record.update(state=ENDED, exit_code=code, message=message, ended_at=time.time())
         try:
             await self._save(job)
@@ -588,10 +495,10 @@ class LocalExecutor:
         pid, ticks = int(job.record["pid"]), job.record.get("start_ticks")
         if self._boot_id_changed(job):
             return
-        if await asyncio.to_thread(_signal_group, pid, ticks, signal.SIGTERM):
+        if await asyncio.to_thread(signal_group, pid, ticks, signal.SIGTERM):
             if not await self._group_gone_within(pid, self._grace):
                 log.warning("local executor: %s ignored SIGTERM for %.0f s; killing it", job.name, self._grace)
-                await asyncio.to_thread(_signal_group, pid, ticks, signal.SIGKILL)
+                await asyncio.to_thread(signal_group, pid, ticks, signal.SIGKILL)
                 if not await self._group_gone_within(pid, _KILL_WAIT):
                     log.error("local executor: process group %d of %s survived SIGKILL", pid, job.name)
         if job.process is not None:
@@ -602,7 +509,7 @@ class LocalExecutor:
 
     async def _group_gone_within(self, pgid: int, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
-        while await asyncio.to_thread(_group_alive, pgid):
+        while await asyncio.to_thread(group_alive, pgid):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(_GROUP_POLL)
