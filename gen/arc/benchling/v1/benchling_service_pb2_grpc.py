@@ -5,7 +5,7 @@ import warnings
 
 from arc.benchling.v1 import benchling_service_pb2 as arc_dot_benchling_dot_v1_dot_benchling__service__pb2
 
-GRPC_GENERATED_VERSION = '1.76.0'
+GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class BenchlingServiceStub(object):
+class BenchlingServiceStub:
     """Read-only access to the lab's Benchling warehouse.
     """
 
@@ -57,7 +57,7 @@ class BenchlingServiceStub(object):
                 _registered_method=True)
 
 
-class BenchlingServiceServicer(object):
+class BenchlingServiceServicer:
     """Read-only access to the lab's Benchling warehouse.
     """
 
@@ -118,7 +118,7 @@ def add_BenchlingServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class BenchlingService(object):
+class BenchlingService:
     """Read-only access to the lab's Benchling warehouse.
     """
 

@@ -26,7 +26,7 @@ class GetWorkflowLogResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[_log_pb2.LogEntry]
     next_offset: int
     complete: bool
-    def __init__(self, entries: _Optional[_Iterable[_Union[_log_pb2.LogEntry, _Mapping]]] = ..., next_offset: _Optional[int] = ..., complete: bool = ...) -> None: ...
+    def __init__(self, entries: _Optional[_Iterable[_Union[_log_pb2.LogEntry, _Mapping]]] = ..., next_offset: _Optional[int] = ..., complete: _Optional[bool] = ...) -> None: ...
 
 class StreamWorkflowLogRequest(_message.Message):
     __slots__ = ("run_id", "offset")
@@ -88,7 +88,7 @@ class GetTaskLogsResponse(_message.Message):
     stdout: str
     stderr: str
     truncated: bool
-    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., truncated: bool = ...) -> None: ...
+    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class StreamTaskLogsRequest(_message.Message):
     __slots__ = ("run_id", "task_id", "after_position")

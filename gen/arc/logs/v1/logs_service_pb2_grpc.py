@@ -5,7 +5,7 @@ import warnings
 
 from arc.logs.v1 import logs_service_pb2 as arc_dot_logs_dot_v1_dot_logs__service__pb2
 
-GRPC_GENERATED_VERSION = '1.76.0'
+GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class LogsServiceStub(object):
+class LogsServiceStub:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
     """
 
@@ -67,7 +67,7 @@ class LogsServiceStub(object):
                 _registered_method=True)
 
 
-class LogsServiceServicer(object):
+class LogsServiceServicer:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
     """
 
@@ -152,7 +152,7 @@ def add_LogsServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class LogsService(object):
+class LogsService:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
     """
 

@@ -45,7 +45,7 @@ class Param(_message.Message):
     pattern: str
     hidden: bool
     platform_managed: bool
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., help_text: _Optional[str] = ..., default: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., enum: _Optional[_Iterable[str]] = ..., required: bool = ..., pattern: _Optional[str] = ..., hidden: bool = ..., platform_managed: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., help_text: _Optional[str] = ..., default: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., enum: _Optional[_Iterable[str]] = ..., required: _Optional[bool] = ..., pattern: _Optional[str] = ..., hidden: _Optional[bool] = ..., platform_managed: _Optional[bool] = ...) -> None: ...
 
 class ParamGroup(_message.Message):
     __slots__ = ("name", "title", "description", "params")
@@ -75,7 +75,7 @@ class SamplesheetColumn(_message.Message):
     description: str
     error_message: str
     unique: bool
-    def __init__(self, name: _Optional[str] = ..., required: bool = ..., type: _Optional[str] = ..., pattern: _Optional[str] = ..., description: _Optional[str] = ..., error_message: _Optional[str] = ..., unique: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., required: _Optional[bool] = ..., type: _Optional[str] = ..., pattern: _Optional[str] = ..., description: _Optional[str] = ..., error_message: _Optional[str] = ..., unique: _Optional[bool] = ...) -> None: ...
 
 class PipelineSchema(_message.Message):
     __slots__ = ("name", "version", "param_groups", "samplesheet_columns", "params_schema_json", "samplesheet_schema_json")

@@ -50,7 +50,7 @@ class ValidateRunInputsRequest(_message.Message):
     params: _struct_pb2.Struct
     samplesheet_csv: str
     samplesheet_only: bool
-    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ..., samplesheet_only: bool = ...) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ..., samplesheet_only: _Optional[bool] = ...) -> None: ...
 
 class ValidateRunInputsResponse(_message.Message):
     __slots__ = ("sample_count",)

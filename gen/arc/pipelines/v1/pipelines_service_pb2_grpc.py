@@ -6,7 +6,7 @@ import warnings
 from arc.pipelines.v1 import pipeline_pb2 as arc_dot_pipelines_dot_v1_dot_pipeline__pb2
 from arc.pipelines.v1 import pipelines_service_pb2 as arc_dot_pipelines_dot_v1_dot_pipelines__service__pb2
 
-GRPC_GENERATED_VERSION = '1.76.0'
+GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -26,7 +26,7 @@ if _version_not_supported:
     )
 
 
-class PipelinesServiceStub(object):
+class PipelinesServiceStub:
     """Pipelines: the registry, param and samplesheet schemas, and config rendering.
     """
 
@@ -63,7 +63,7 @@ class PipelinesServiceStub(object):
                 _registered_method=True)
 
 
-class PipelinesServiceServicer(object):
+class PipelinesServiceServicer:
     """Pipelines: the registry, param and samplesheet schemas, and config rendering.
     """
 
@@ -135,7 +135,7 @@ def add_PipelinesServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class PipelinesService(object):
+class PipelinesService:
     """Pipelines: the registry, param and samplesheet schemas, and config rendering.
     """
 

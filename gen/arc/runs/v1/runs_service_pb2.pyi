@@ -79,7 +79,7 @@ class RecoverRunRequest(_message.Message):
     override_params: _struct_pb2.Struct
     override_config: str
     request_id: str
-    def __init__(self, run_id: _Optional[str] = ..., reuse_work_dir: bool = ..., notes: _Optional[str] = ..., override_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., override_config: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., reuse_work_dir: _Optional[bool] = ..., notes: _Optional[str] = ..., override_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., override_config: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ListRunFilesRequest(_message.Message):
     __slots__ = ("run_id",)
@@ -161,7 +161,7 @@ class RunEvent(_message.Message):
     status: _run_pb2.Run
     progress: RunProgress
     final: bool
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., progress: _Optional[_Union[RunProgress, _Mapping]] = ..., final: bool = ...) -> None: ...
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., progress: _Optional[_Union[RunProgress, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
 
 class ReportRunStatusRequest(_message.Message):
     __slots__ = ("run_id", "status", "started_at", "completed_at", "failed_at", "error_message", "error_task", "exit_code", "metrics", "nextflow_session_id")

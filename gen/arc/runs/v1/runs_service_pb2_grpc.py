@@ -6,7 +6,7 @@ import warnings
 from arc.runs.v1 import run_pb2 as arc_dot_runs_dot_v1_dot_run__pb2
 from arc.runs.v1 import runs_service_pb2 as arc_dot_runs_dot_v1_dot_runs__service__pb2
 
-GRPC_GENERATED_VERSION = '1.76.0'
+GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -26,7 +26,7 @@ if _version_not_supported:
     )
 
 
-class RunsServiceStub(object):
+class RunsServiceStub:
     """Runs owns the run records, their inputs in storage and their execution.
     """
 
@@ -83,7 +83,7 @@ class RunsServiceStub(object):
                 _registered_method=True)
 
 
-class RunsServiceServicer(object):
+class RunsServiceServicer:
     """Runs owns the run records, their inputs in storage and their execution.
     """
 
@@ -203,7 +203,7 @@ def add_RunsServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class RunsService(object):
+class RunsService:
     """Runs owns the run records, their inputs in storage and their execution.
     """
 
