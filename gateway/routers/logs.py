@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from arc.logs.v1 import log_pb2, logs_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.paging import page_body, skip_for
 from gateway.streams import StreamItem, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["logs"])
@@ -171,17 +172,12 @@ async def list_tasks(
         process=process or "",
         page_size=page_size,
         page_token=page_token or "",
-        skip=0 if page_token else (page - 1) * page_size,
+        skip=skip_for(page, page_size, page_token),
     )
     response = await backends.logs.ListTasks(request, metadata=metadata)
-    return {
-        "tasks": [task_json(t) for t in response.tasks],
-        "total": response.total_size,
-        "page": page,
-        "page_size": page_size,
-        "progress": [message_dict(p) for p in response.progress],
-        "next_page_token": response.next_page_token or None,
-    }
+    body = page_body("tasks", [task_json(t) for t in response.tasks], response, page=page, page_size=page_size)
+    body["progress"] = [message_dict(p) for p in response.progress]
+    return body
 
 
 @router.get("/{run_id}/tasks/{task_id}/logs", operation_id="get_task_logs")

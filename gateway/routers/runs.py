@@ -15,6 +15,7 @@ from arc.runs.v1 import runs_service_pb2
 from arc_core.protos import to_struct
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
+from gateway.paging import page_body, skip_for
 from gateway.streams import StreamItem, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -62,16 +63,10 @@ async def list_runs(
         page_size=page_size,
         filter=" AND ".join(terms),
         page_token=page_token or "",
-        skip=0 if page_token else (page - 1) * page_size,
+        skip=skip_for(page, page_size, page_token),
     )
     response = await backends.runs.ListRuns(request, metadata=metadata)
-    return {
-        "runs": [run_json(r) for r in response.runs],
-        "total": response.total_size,
-        "page": page,
-        "page_size": page_size,
-        "next_page_token": response.next_page_token or None,
-    }
+    return page_body("runs", [run_json(r) for r in response.runs], response, page=page, page_size=page_size)
 
 
 @router.post("", status_code=201, operation_id="create_run")

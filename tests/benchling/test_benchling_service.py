@@ -10,7 +10,6 @@ import asyncio
 import csv
 import gzip
 import io
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -362,37 +361,11 @@ async def test_samples_a_pipeline_cannot_take_are_invalid_argument(platform: Run
 # -- the warehouse down -----------------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@pytest.fixture
-async def silent_server() -> AsyncIterator[int]:
-    """A TCP server that accepts connections, reads, and never answers."""
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        while await reader.read(4096):
-            pass
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    for w in writers:
-        w.close()
-    server.close()
-    await server.wait_closed()
-
-
 @pytest.mark.parametrize("kind", ["closed port", "silent server"])
 async def test_warehouse_down_is_unavailable_and_the_rest_keeps_working(
-    kind: str, make_database, tmp_path: Path, silent_server: int
+    kind: str, make_database, tmp_path: Path, silent_server: int, closed_port: int
 ) -> None:
-    port = _closed_port() if kind == "closed port" else silent_server
+    port = closed_port if kind == "closed port" else silent_server
     url = f"postgresql://reader:secret@127.0.0.1:{port}/warehouse"
     started = time.monotonic()
     async with running_platform(

@@ -6,7 +6,6 @@ import asyncio
 import csv
 import dataclasses
 import io
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -390,34 +389,8 @@ async def test_metadata_failures_not_cached(dsn: str, mapping: WarehouseMapping)
 # -- outages -------------------------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@pytest.fixture
-async def silent_server() -> AsyncIterator[int]:
-    """A TCP server on 127.0.0.1 that accepts connections, reads, and never answers."""
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        while await reader.read(4096):
-            pass
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    for w in writers:
-        w.close()
-    server.close()
-    await server.wait_closed()
-
-
-async def test_warehouse_down_closed_port(mapping: WarehouseMapping) -> None:
-    wh = Warehouse(f"postgresql://arc:pw@127.0.0.1:{_closed_port()}/wh", mapping, connect_timeout=1.0)
+async def test_warehouse_down_closed_port(closed_port: int, mapping: WarehouseMapping) -> None:
+    wh = Warehouse(f"postgresql://arc:pw@127.0.0.1:{closed_port}/wh", mapping, connect_timeout=1.0)
     try:
         start = time.monotonic()
         with pytest.raises(Unavailable, match="^Benchling warehouse unavailable: "):
