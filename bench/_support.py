@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -64,18 +65,29 @@ def embedded_database() -> Iterator[str]:
         pg.stop()
 
 
+@dataclass(frozen=True)
+class Child:
+    grpc_port: int
+    http_port: int
+    proc: subprocess.Popen
+
+
 @contextlib.contextmanager
-def platform_process(database_url: str, *targets: str, **env: str) -> Iterator[tuple[int, int]]:
-    """``arc serve`` in a child process (its own CPU time, like a real deployment). Yields (grpc, http) ports."""
-    grpc_port, http_port = free_port(), free_port()
-    data_dir = tempfile.mkdtemp(prefix="arc-bench-data-", dir="/tmp")
+def platform_process(
+    database_url: str, *targets: str, grpc_port: int | None = None, http_port: int | None = None, **env: str
+) -> Iterator[Child]:
+    """``arc serve`` in a child process (its own CPU time, like a real deployment), until its ports answer.
+
+    ``env`` adds settings (``ARC_DATA_DIR`` defaults to a fresh temporary folder).
+    """
+    grpc_port, http_port = grpc_port or free_port(), http_port or free_port()
     child_env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "ARC_DATA_DIR": data_dir,
+        "ARC_DATA_DIR": tempfile.mkdtemp(prefix="arc-bench-data-", dir="/tmp"),
+        **env,
         "ARC_GRPC_PORT": str(grpc_port),
         "ARC_HTTP_PORT": str(http_port),
-        **env,
     }
     args = [sys.executable, "-m", "arc_core", "serve"]
     for target in targets:
@@ -87,20 +99,20 @@ def platform_process(database_url: str, *targets: str, **env: str) -> Iterator[t
             try:
                 with socket.create_connection(("127.0.0.1", grpc_port), timeout=1):
                     pass
-                if "gateway" not in targets and "all" not in targets:
-                    break
-                if httpx.get(f"http://127.0.0.1:{http_port}/api/health", timeout=1).status_code == 200:
+                if "gateway" not in targets or httpx.get(f"http://127.0.0.1:{http_port}/api/health").is_success:
                     break
             except (OSError, httpx.HTTPError):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the platform did not start")
+                raise RuntimeError(f"arc serve {targets} did not start")
             time.sleep(0.2)
-        time.sleep(0.5)
-        yield grpc_port, http_port
+        yield Child(grpc_port, http_port, proc)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def percentiles(samples_ms: list[float]) -> str:

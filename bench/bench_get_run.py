@@ -113,8 +113,8 @@ def main() -> None:
     args = parser.parse_args()
     with embedded_database() as dsn:
         asyncio.run(migrate(dsn))
-        with platform_process(dsn, "runs", "pipelines", "gateway") as (grpc_port, http_port):
-            asyncio.run(run(dsn, grpc_port, http_port, args.seconds, args.concurrency))
+        with platform_process(dsn, "runs", "pipelines", "gateway") as child:
+            asyncio.run(run(dsn, child.grpc_port, child.http_port, args.seconds, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -99,8 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     with embedded_database() as dsn:
         asyncio.run(seed(dsn, args.runs))
-        with platform_process(dsn, "runs", ARC_ADMIN_EMAILS=ADMIN) as (grpc_port, _http):
-            asyncio.run(run(grpc_port, args.iterations))
+        with platform_process(dsn, "runs", ARC_ADMIN_EMAILS=ADMIN) as child:
+            asyncio.run(run(child.grpc_port, args.iterations))
 
 
 if __name__ == "__main__":

@@ -21,21 +21,15 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import httpx
-from _support import ROOT, embedded_database, free_port, percentiles
+from _support import embedded_database, free_port, percentiles, platform_process
 from bench_trace_parse import generate_trace
 
 from arc.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -50,36 +44,6 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 # ----------------------------------------------------------------------------------------- processes
-
-
-@contextmanager
-def child(targets: list[str], env: dict[str, str], grpc_port: int, http_port: int) -> Iterator[subprocess.Popen]:
-    """``arc serve`` with ``targets`` in a child process, until its gRPC (and HTTP) port answers."""
-    args = [sys.executable, "-m", "arc_core", "serve"]
-    for target in targets:
-        args += ["--target", target]
-    full_env = {**os.environ, **env, "ARC_GRPC_PORT": str(grpc_port), "ARC_HTTP_PORT": str(http_port)}
-    proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", grpc_port), timeout=1):
-                    pass
-                if "gateway" not in targets or httpx.get(f"http://127.0.0.1:{http_port}/api/health").is_success:
-                    break
-            except (OSError, httpx.HTTPError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"arc serve {targets} did not start")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -411,9 +375,10 @@ async def main() -> None:
                 "ARC_LOGS_ADDRESS": f"127.0.0.1:{logs_port}",
                 "ARC_RECONCILE_INTERVAL_SECONDS": "3600",
             }
-            with child(["runs", "gateway"], runs_env, runs_port, http_port):
+            with platform_process(dsn, "runs", "gateway", grpc_port=runs_port, http_port=http_port, **runs_env):
                 logs_env = {**common, "ARC_RUNS_ADDRESS": f"127.0.0.1:{runs_port}"}
-                with child(["logs"], logs_env, logs_port, free_port()) as logs_proc:
+                with platform_process(dsn, "logs", grpc_port=logs_port, **logs_env) as logs_child:
+                    logs_proc = logs_child.proc
                     print(f"logs service: pid {logs_proc.pid}, RSS at start {rss_mb(logs_proc.pid):.0f} MiB")
                     pool = await create_pool(dsn, min_size=1, max_size=2)
                     store = RunStore(pool)

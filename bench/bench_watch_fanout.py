@@ -91,8 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     with embedded_database() as dsn:
         asyncio.run(migrate(dsn))
-        with platform_process(dsn, "runs") as (grpc_port, _http):
-            asyncio.run(run(dsn, grpc_port, args.watchers, args.channels))
+        with platform_process(dsn, "runs") as child:
+            asyncio.run(run(dsn, child.grpc_port, args.watchers, args.channels))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ and the stream always ends with an explicit final event (``done``, or ``error`` 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 from fastapi import Request
@@ -73,3 +74,34 @@ def stream_response(request: Request, items: AsyncIterator[StreamItem], *, done:
         ping=KEEPALIVE_SECONDS,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def download_response(
+    call: Any, *, empty: Any, media_type: str, headers: Callable[[Any], dict[str, str]]
+) -> StreamingResponse:
+    """A server stream of byte chunks (messages with ``data``) as a download.
+
+    The first chunk is read before answering, so an error (a missing file, someone else's run) is a
+    real HTTP error and not a broken download; ``headers`` builds the headers from that first chunk.
+    """
+    first = await call.read()
+    if first is grpc.aio.EOF:  # the services always send one chunk; be safe anyway
+        first = empty
+
+    async def body() -> AsyncIterator[bytes]:
+        chunk = first
+        try:
+            while chunk is not grpc.aio.EOF:
+                if chunk.data:
+                    yield chunk.data
+                chunk = await call.read()
+        finally:
+            call.cancel()
+
+    return StreamingResponse(body(), media_type=media_type, headers=headers(first))
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for ``filename``, safe whatever characters it has (RFC 6266 / 5987)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 
 from arc.logs.v1 import log_pb2, logs_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
 from gateway.paging import page_body, skip_for
-from gateway.streams import StreamItem, resume_position, stream_response
+from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["logs"])
 
@@ -131,26 +129,11 @@ async def download_log_archive(run_id: str, backends: Backends, metadata: Caller
     call = backends.logs.DownloadLogArchive(
         logs_service_pb2.DownloadLogArchiveRequest(run_id=run_id), metadata=metadata
     )
-    # The first chunk (or the error) arrives before the response starts: a stranger gets a real 404.
-    first = await call.read()
-    if first is grpc.aio.EOF:
-        first = logs_service_pb2.ArchiveChunk()
-    filename = first.filename or f"{run_id}-logs.zip"
-
-    async def body() -> AsyncIterator[bytes]:
-        chunk = first
-        try:
-            while chunk is not grpc.aio.EOF:
-                if chunk.data:
-                    yield chunk.data
-                chunk = await call.read()
-        finally:
-            call.cancel()
-
-    return StreamingResponse(
-        body(),
+    return await download_response(
+        call,
+        empty=logs_service_pb2.ArchiveChunk(),
         media_type="application/zip",
-        headers={"Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"},
+        headers=lambda first: {"Content-Disposition": attachment(first.filename or f"{run_id}-logs.zip")},
     )
 
 

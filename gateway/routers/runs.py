@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from arc.runs.v1 import runs_service_pb2
@@ -16,7 +14,7 @@ from arc_core.protos import to_struct
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
 from gateway.paging import page_body, skip_for
-from gateway.streams import StreamItem, resume_position, stream_response
+from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -140,28 +138,12 @@ async def list_run_files(run_id: str, backends: Backends, metadata: CallerMetada
 @router.get("/{run_id}/files/{path:path}", operation_id="download_run_file")
 async def download_run_file(run_id: str, path: str, backends: Backends, metadata: CallerMetadata) -> Response:
     call = backends.runs.ReadRunFile(runs_service_pb2.ReadRunFileRequest(run_id=run_id, path=path), metadata=metadata)
-    # Read the first chunk before answering, so a missing file is a 404 and not a broken stream.
-    first = await call.read()
-    if first is grpc.aio.EOF:  # the service always sends one chunk; be safe anyway
-        first = runs_service_pb2.FileChunk()
     name = path.rsplit("/", 1)[-1]
-
-    async def body() -> AsyncIterator[bytes]:
-        chunk = first
-        try:
-            while chunk is not grpc.aio.EOF:
-                yield chunk.data
-                chunk = await call.read()
-        finally:
-            call.cancel()
-
-    return StreamingResponse(
-        body(),
+    return await download_response(
+        call,
+        empty=runs_service_pb2.FileChunk(),
         media_type="application/octet-stream",
-        headers={
-            "Content-Length": str(first.total_size),
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-        },
+        headers=lambda first: {"Content-Length": str(first.total_size), "Content-Disposition": attachment(name)},
     )
 
 
