@@ -23,7 +23,15 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("runs", "logs", "pipelines", "benchling")
 TARGETS = (*SERVICES, "gateway", "all")
+# Roles that may use the platform database (Benchling only for its demo warehouse).
 NEEDS_DATABASE = {"runs", "benchling"}
+
+
+def needs_database(settings: Settings, targets: list[str]) -> bool:
+    """Whether these targets need the platform database (and so, without DATABASE_URL, the embedded one)."""
+    return "runs" in targets or ("benchling" in targets and not settings.benchling_warehouse_url)
+
+
 HEALTH_INTERVAL = 5.0
 
 
@@ -58,7 +66,7 @@ class Platform:
 
     async def _start(self) -> None:
         service_targets = [t for t in self.targets if t in SERVICES]
-        if NEEDS_DATABASE & set(service_targets):
+        if needs_database(self.settings, service_targets):
             self.database_url = self.settings.database_url or await self._embedded_database()
         if service_targets:
             await self._start_grpc(service_targets)

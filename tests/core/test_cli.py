@@ -108,3 +108,24 @@ def test_serve_all_embedded_then_ctrl_c(tmp_path_factory: pytest.TempPathFactory
         proc.communicate(timeout=60)
         kill_orchestrators(data_dir)
     assert proc.returncode == 0
+
+
+async def test_benchling_with_its_own_warehouse_starts_no_embedded_database(tmp_path: Path) -> None:
+    """Only Runs and the demo warehouse need the platform database; a real warehouse DSN does not."""
+    from arc_core.runtime import Platform
+    from arc_core.settings import Settings
+
+    settings = Settings(
+        _env_file=None,
+        database_url=None,
+        data_dir=tmp_path,
+        grpc_port=0,
+        benchling_warehouse_url=f"postgresql://arc:pw@127.0.0.1:{free_port()}/warehouse",
+    )
+    platform = Platform(settings=settings, targets=["benchling", "pipelines"])
+    await platform.start()
+    try:
+        assert platform.database_url is None
+        assert not (tmp_path / "pgdata").exists()
+    finally:
+        await platform.stop()
