@@ -48,6 +48,14 @@ class Storage(Protocol):
 
     def uri(self, key: str) -> str: ...
 
+    def key_of(self, uri: str) -> str | None:
+        """The key of a URI under this storage's root (the inverse of :meth:`uri`), or None."""
+        ...
+
+    async def has_objects(self, prefix: str) -> bool:
+        """Whether anything is stored under ``prefix`` (one listing call, not a full listing)."""
+        ...
+
     async def write_bytes(self, key: str, data: bytes) -> ObjectInfo: ...
 
     async def read_bytes(self, key: str) -> bytes: ...
@@ -84,6 +92,20 @@ class LocalStorage:
 
     def uri(self, key: str) -> str:
         return str(self.root / safe_key(key))
+
+    def key_of(self, uri: str) -> str | None:
+        path = Path(uri)
+        if not path.is_absolute() or not path.is_relative_to(self.root) or path == self.root:
+            return None
+        return safe_key(path.relative_to(self.root).as_posix())
+
+    async def has_objects(self, prefix: str) -> bool:
+        base = self._path(prefix)
+
+        def _any() -> bool:
+            return any(files for _dirpath, _dirs, files in os.walk(base))
+
+        return await asyncio.to_thread(_any)
 
     @staticmethod
     def _info(key: str, st: os.stat_result) -> ObjectInfo:
@@ -217,6 +239,18 @@ class GcsStorage:
     def uri(self, key: str) -> str:
         return f"gs://{self.bucket_name}/{self._name(key)}"
 
+    def key_of(self, uri: str) -> str | None:
+        base = f"gs://{self.bucket_name}/" + (f"{self.prefix}/" if self.prefix else "")
+        return safe_key(uri[len(base) :]) if uri.startswith(base) and len(uri) > len(base) else None
+
+    async def has_objects(self, prefix: str) -> bool:
+        name = self._name(prefix).rstrip("/") + "/"
+
+        def _any() -> bool:
+            return any(True for _ in self.client.list_blobs(self.bucket_name, prefix=name, max_results=1))  # type: ignore[attr-defined]
+
+        return await self._call(_any)
+
     def _info(self, blob: object) -> ObjectInfo:
         return ObjectInfo(
             key=self._key(blob.name),  # type: ignore[attr-defined]
@@ -307,7 +341,8 @@ class GcsStorage:
 
                 credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[union-attr]
 
-            await asyncio.to_thread(_refresh)
+            if not credentials.valid:  # type: ignore[union-attr]  # a token lasts an hour: not one fetch per file
+                await asyncio.to_thread(_refresh)
             kwargs["service_account_email"] = self.signing_service_account
             kwargs["access_token"] = credentials.token  # type: ignore[union-attr]
         return await asyncio.to_thread(blob.generate_signed_url, **kwargs)

@@ -86,15 +86,8 @@ class Reconciler:
 
     async def reconcile_once(self) -> list[Fix]:
         """One pass over the active runs; returns what it changed."""
-        rows = await self.store.pool.fetch(
-            """
-            SELECT run_id, status, batch_job_name FROM runs
-            WHERE (status IN ('submitted', 'running') AND updated_at < now() - make_interval(secs => $1))
-               OR (status = 'pending' AND updated_at < now() - make_interval(secs => $2))
-            ORDER BY updated_at
-            """,
-            self.grace,
-            float(STUCK_PENDING_SECONDS),
+        rows = await self.store.runs_to_reconcile(
+            quiet_seconds=self.grace, stuck_pending_seconds=float(STUCK_PENDING_SECONDS)
         )
         fixes: list[Fix] = []
         for row in rows:

@@ -62,7 +62,6 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         interval=settings.reconcile_interval_seconds,
         grace=settings.reconcile_grace_seconds,
     )
-    service.reconciler = reconciler  # type: ignore[attr-defined]  # reachable for tests and admin tools
 
     async def start() -> None:
         await hub.start()

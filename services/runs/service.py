@@ -280,7 +280,8 @@ class RunsService:
         lineage = Lineage(parent_run_id=run_id, notes=recovery.notes or None, work_dir=None, session_id=None)
         if recovery.reuse_work_dir:
             work_dir = work_dir_uri(self.storage, parent)
-            if not await self._has_objects(work_dir):
+            work_key = self.storage.key_of(work_dir)
+            if work_key is None or not await self.storage.has_objects(work_key):
                 raise FailedPrecondition(
                     f"the work dir of run {run_id} no longer exists ({work_dir}); work files expire after 30 days."
                     " Recover with reuse_work_dir=false to run again from the start.",
@@ -304,15 +305,6 @@ class RunsService:
         check_run_input(run)
         return await self._create(caller, run, lineage=lineage)
 
-    async def _has_objects(self, uri: str) -> bool:
-        key = self._key_of(uri)
-        return key is not None and bool(await self.storage.list(key))
-
-    def _key_of(self, uri: str) -> str | None:
-        """The storage key of a URI under this storage's root (None for anything else)."""
-        base = self.storage.uri("runs")[: -len("runs")]
-        return uri[len(base) :] if uri.startswith(base) else None
-
     async def _read_text(self, key: str) -> str:
         try:
             return (await self.storage.read_bytes(key)).decode()
@@ -322,9 +314,7 @@ class RunsService:
     async def issue_orchestrator_token(self, run_id: str) -> str:
         """A fresh run-scoped token for the orchestrator (only its hash is stored)."""
         token = secrets.token_urlsafe(32)
-        await self.store.pool.execute(
-            "UPDATE runs SET orchestrator_token_sha256 = $2 WHERE run_id = $1", run_id, hash_token(token)
-        )
+        await self.store.set_token_digest(run_id, hash_token(token))
         return token
 
     async def report_status(

@@ -156,10 +156,6 @@ class RunStore:
             await self._bump_stats(conn, run.user_email, total_runs=1)
             return row
 
-    async def delete_run(self, run_id: str) -> None:
-        """Undo an insert whose follow-up failed (only the creator calls this, before anyone saw it)."""
-        await self.pool.execute("DELETE FROM runs WHERE run_id = $1", run_id)
-
     async def move(
         self,
         run_id: str,
@@ -207,22 +203,6 @@ class RunStore:
                     conn, row["user_email"], successful_runs=1, total_samples_processed=row["sample_count"]
                 )
             return MoveResult(run=row, changed=True, seq=seq)
-
-    async def set_fields(self, run_id: str, **fields: object) -> asyncpg.Record:
-        """Set reportable fields without a status move (e.g. the job name right after submit)."""
-        unknown = set(fields) - set(REPORTABLE_FIELDS)
-        if unknown or not fields:
-            raise ValueError(f"not settable: {sorted(unknown)}")
-        names = list(fields)
-        sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
-        row = await self.pool.fetchrow(
-            f"UPDATE runs SET {sets}, updated_at = now() WHERE run_id = $1 RETURNING {_SELECT}",
-            run_id,
-            *fields.values(),
-        )
-        if row is None:
-            raise NotFound(f"run {run_id} not found")
-        return row
 
     @staticmethod
     async def _record_move(
@@ -322,6 +302,22 @@ class RunStore:
 
     async def get_user(self, email: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow("SELECT * FROM users WHERE email = $1", email)
+
+    async def set_token_digest(self, run_id: str, digest: bytes) -> None:
+        await self.pool.execute("UPDATE runs SET orchestrator_token_sha256 = $2 WHERE run_id = $1", run_id, digest)
+
+    async def runs_to_reconcile(self, *, quiet_seconds: float, stuck_pending_seconds: float) -> list[asyncpg.Record]:
+        """Active runs untouched for ``quiet_seconds``, and pending ones never submitted, oldest first."""
+        return await self.pool.fetch(
+            """
+            SELECT run_id, status, batch_job_name FROM runs
+            WHERE (status IN ('submitted', 'running') AND updated_at < now() - make_interval(secs => $1))
+               OR (status = 'pending' AND updated_at < now() - make_interval(secs => $2))
+            ORDER BY updated_at
+            """,
+            quiet_seconds,
+            stuck_pending_seconds,
+        )
 
     async def token_digest(self, run_id: str) -> bytes | None:
         return await self.pool.fetchval("SELECT orchestrator_token_sha256 FROM runs WHERE run_id = $1", run_id)

@@ -132,6 +132,17 @@ async def test_list_of_nothing_is_empty(storage: Storage) -> None:
     assert await storage.list("runs/file") == []  # an object is not a folder
 
 
+async def test_has_objects_and_key_of(storage: Storage) -> None:
+    await storage.write_bytes("runs/a/work/ab/cdef/.exitcode", b"0")
+    assert await storage.has_objects("runs/a/work")
+    assert await storage.has_objects("runs/a")
+    assert not await storage.has_objects("runs/ab")  # a prefix of a name is not a folder
+    assert not await storage.has_objects("runs/none")
+    assert storage.key_of(storage.uri("runs/a/work")) == "runs/a/work"
+    assert storage.key_of("gs://elsewhere/runs/a") is None
+    assert storage.key_of("/somewhere/else/runs/a") is None
+
+
 async def test_delete_prefix(storage: Storage) -> None:
     for key in ("runs/a/1.txt", "runs/a/deep/2.txt", "runs/ab/3.txt", "runs/b/4.txt"):
         await storage.write_bytes(key, b"x")
