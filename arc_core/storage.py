@@ -70,6 +70,10 @@ class Storage(Protocol):
 
     async def delete_prefix(self, prefix: str) -> int: ...
 
+    async def delete(self, key: str) -> bool:
+        """Delete one object; False when there was none."""
+        ...
+
     def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]: ...
 
     async def download_url(self, key: str, *, filename: str | None = None) -> str | None:
@@ -187,6 +191,18 @@ class LocalStorage:
             count = sum(len(files) for _d, _s, files in os.walk(base))
             shutil.rmtree(base)
             return count
+
+        return await asyncio.to_thread(_delete)
+
+    async def delete(self, key: str) -> bool:
+        path = self._path(key)
+
+        def _delete() -> bool:
+            try:
+                path.unlink()
+            except (FileNotFoundError, IsADirectoryError):
+                return False
+            return True
 
         return await asyncio.to_thread(_delete)
 
@@ -311,6 +327,13 @@ class GcsStorage:
             return len(blobs)
 
         return await self._call(_delete)
+
+    async def delete(self, key: str) -> bool:
+        try:
+            await self._call(self.bucket.blob(self._name(key)).delete)
+        except NotFound:
+            return False
+        return True
 
     async def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         info = await self.stat(key)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from arc_core.nextflow_cache import CLOUD_CACHE_SCHEMES
+
 REQUIRED = (
     "RUN_ID",
     "PIPELINE",
@@ -21,7 +23,6 @@ REQUIRED = (
     "PARAMS_GCS_PATH",
     "WORK_DIR",
     "NXF_UUID",
-    "NXF_CLOUDCACHE_PATH",
     "ARC_STATUS_ADDRESS",
     "ARC_RUN_TOKEN",
 )
@@ -45,7 +46,7 @@ class OrchestratorConfig:
     work_dir: str
     session_id: str  # NXF_UUID: the session of a new run
     resume_session_id: str | None  # the parent's session for a recovery
-    cache_uri: str  # NXF_CLOUDCACHE_PATH
+    cache_uri: str  # NXF_CLOUDCACHE_PATH (object storage) or NXF_CACHE_DIR (a local work dir)
     status_address: str
     token: str
     nextflow_bin: str = "nextflow"
@@ -54,10 +55,19 @@ class OrchestratorConfig:
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS  # ARC_STOP_GRACE_SECONDS
     state_dir: Path | None = None  # ARC_ORCHESTRATOR_STATE_DIR: where orchestrator.exit is written
     launch_parent: Path | None = None  # ARC_LAUNCH_DIR: parent of the launch dir (default: the temp dir)
+    attempt: int = 0  # BATCH_TASK_RETRY_ATTEMPT: 0 first, 1.. after a preempted VM (Cloud Batch sets it)
 
     @property
     def is_recovery(self) -> bool:
         return self.resume_session_id is not None
+
+    @property
+    def resume_session(self) -> str | None:
+        """The session ``-resume`` continues: a recovery's parent session, or after a preemption (a retried
+        attempt of the same job) the run's own pinned session in its own work dir; None for a first start."""
+        if self.resume_session_id:
+            return self.resume_session_id
+        return self.session_id if self.attempt > 0 else None
 
     @property
     def expected_session_id(self) -> str:
@@ -70,6 +80,12 @@ class OrchestratorConfig:
         problems = [f"{name} is not set" for name in REQUIRED if not env.get(name, "").strip()]
         is_recovery = env.get("IS_RECOVERY", "false").strip().lower() == "true"
         resume = env.get("RESUME_SESSION_ID", "").strip() or None
+        cache_uri = env.get("NXF_CLOUDCACHE_PATH", "").strip() or env.get("NXF_CACHE_DIR", "").strip()
+        if not cache_uri:
+            problems.append("neither NXF_CLOUDCACHE_PATH nor NXF_CACHE_DIR is set")
+        elif env.get("NXF_CLOUDCACHE_PATH", "").strip() and not cache_uri.startswith(CLOUD_CACHE_SCHEMES):
+            # Nextflow 24.04.4 refuses it at launch (Session.cloudCachePath): say so before starting it.
+            problems.append(f"NXF_CLOUDCACHE_PATH must be a gs://, s3:// or az:// path, not {cache_uri!r}")
         if is_recovery and resume is None:
             problems.append("IS_RECOVERY is true but RESUME_SESSION_ID is not set")
         for name in ("PIPELINE", "PIPELINE_VERSION", "WORK_DIR", "RESUME_SESSION_ID"):
@@ -77,6 +93,9 @@ class OrchestratorConfig:
                 problems.append(f"{name} must not start with '-'")
         log_sync = _positive_float(env, "ARC_LOG_SYNC_SECONDS", DEFAULT_LOG_SYNC_SECONDS, problems)
         grace = _positive_float(env, "ARC_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS, problems)
+        attempt_text = env.get("BATCH_TASK_RETRY_ATTEMPT", "").strip() or "0"
+        if not attempt_text.isdigit():
+            problems.append(f"BATCH_TASK_RETRY_ATTEMPT must be a whole number, not {attempt_text!r}")
         if problems:
             raise ConfigError("the orchestrator's environment is incomplete: " + "; ".join(problems))
         state_dir = env.get("ARC_ORCHESTRATOR_STATE_DIR", "").strip()
@@ -91,7 +110,7 @@ class OrchestratorConfig:
             work_dir=env["WORK_DIR"].strip(),
             session_id=env["NXF_UUID"].strip(),
             resume_session_id=resume,
-            cache_uri=env["NXF_CLOUDCACHE_PATH"].strip(),
+            cache_uri=cache_uri,
             status_address=env["ARC_STATUS_ADDRESS"].strip(),
             token=env["ARC_RUN_TOKEN"].strip(),
             nextflow_bin=env.get("ARC_NEXTFLOW_BIN", "").strip() or "nextflow",
@@ -99,6 +118,7 @@ class OrchestratorConfig:
             stop_grace_seconds=grace,
             state_dir=Path(state_dir) if state_dir else None,
             launch_parent=Path(launch_parent) if launch_parent else None,
+            attempt=int(attempt_text),
         )
 
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -79,9 +79,13 @@ def _log_retry(what: str):  # type: ignore[no-untyped-def]
 class LogMirror:
     """Copies local files to storage keys, uploading a file only when it changed since its last upload."""
 
-    def __init__(self, storage: Storage, files: Sequence[tuple[Path, str]]) -> None:
+    def __init__(
+        self, storage: Storage, files: Sequence[tuple[Path, str]], *, prefixes: Mapping[str, bytes] | None = None
+    ) -> None:
         self.storage = storage
         self.files = list(files)
+        # key -> bytes stored before the file's own (an earlier attempt's log): the stored copy only grows.
+        self.prefixes = dict(prefixes or {})
         self._uploaded: dict[str, tuple[int, int]] = {}  # key -> (mtime_ns, size) of the uploaded copy
         self._uploaded_at: dict[str, float] = {}  # key -> monotonic time of its last upload
         self._failing: set[str] = set()
@@ -99,7 +103,7 @@ class LogMirror:
             if time.monotonic() - self._uploaded_at[key] < gap:
                 return True  # a big file: sent again later
         # Stat before reading: a write during the read leaves a newer signature for the next round.
-        data = await asyncio.to_thread(path.read_bytes)
+        data = self.prefixes.get(key, b"") + await asyncio.to_thread(path.read_bytes)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=0.5, max=4),

@@ -6,9 +6,12 @@ directory (an argument list, never a shell string), reports ``running``, copies 
 run's ``logs/`` while Nextflow runs, uploads the final logs, reports ``completed`` or ``failed`` and exits
 with Nextflow's exit status. SIGTERM/SIGINT (cancel, spot preemption) are forwarded to Nextflow.
 
-Resume on an ephemeral VM: the session id is pinned (``NXF_UUID``), the task cache lives in storage
-(``NXF_CLOUDCACHE_PATH``), and a recovery runs ``-resume <parent session>`` with
-``NXF_IGNORE_RESUME_HISTORY=true`` (the new VM has no ``.nextflow/history``) and a new ``-name``.
+Resume on an ephemeral VM: the session id is pinned (``NXF_UUID``), the task cache lives next to the work
+dir (``NXF_CLOUDCACHE_PATH`` on object storage, ``NXF_CACHE_DIR`` on a local disk), and a recovery runs
+``-resume <parent session>`` with ``NXF_IGNORE_RESUME_HISTORY=true`` (the new VM has no ``.nextflow/history``)
+and a new ``-name``. A retried attempt of the same job (Cloud Batch after a preemption,
+``BATCH_TASK_RETRY_ATTEMPT`` > 0) resumes the run's own session the same way and keeps the earlier
+attempt's logs under ``logs/attempts/N/``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from arc_core.errors import ArcError, FailedPrecondition
+from arc_core.errors import ArcError, FailedPrecondition, NotFound
+from arc_core.nextflow_cache import CLOUD_CACHE_VARIABLE, LOCAL_CACHE_VARIABLE, cache_variable_for
 from arc_core.storage import Storage, open_storage
 from orchestrator.config import ConfigError, OrchestratorConfig
 from orchestrator.logsync import LogMirror, read_input
@@ -107,8 +111,8 @@ def nextflow_command(
         "-ansi-log",
         "false",
     ]
-    if config.resume_session_id:
-        args += ["-resume", config.resume_session_id]
+    if config.resume_session:
+        args += ["-resume", config.resume_session]
     return args
 
 
@@ -116,14 +120,25 @@ def nextflow_environment(environ: Mapping[str, str], config: OrchestratorConfig)
     """Our environment minus the run token, with the session pinned and the cache in storage."""
     env = {k: v for k, v in environ.items() if k not in ENV_NOT_FOR_NEXTFLOW}
     env["NXF_UUID"] = config.session_id
-    env["NXF_CLOUDCACHE_PATH"] = config.cache_uri
+    for variable in (CLOUD_CACHE_VARIABLE, LOCAL_CACHE_VARIABLE):
+        env.pop(variable, None)
+    env[cache_variable_for(config.cache_uri)] = config.cache_uri
     env["NXF_ANSI_LOG"] = "false"
-    if config.is_recovery:
+    if config.resume_session:
         # A fresh VM has no .nextflow/history: without this `-resume SESSION` is refused.
         env["NXF_IGNORE_RESUME_HISTORY"] = "true"
     else:
         env.pop("NXF_IGNORE_RESUME_HISTORY", None)
     return env
+
+
+def attempt_boundary_line(number: int, session: str) -> str:
+    """A ``.nextflow.log`` line (Nextflow's own layout, so log readers parse it) between two attempts."""
+    stamp = datetime.now().strftime("%b-%d %H:%M:%S.%f")[:-3]
+    return (
+        f"{stamp} [main] WARN  arc.orchestrator - ==== attempt {number}: the VM of attempt {number - 1} was"
+        f" preempted; resuming session {session} in the same work dir ====\n"
+    )
 
 
 def params_file_name(uri: str) -> str:
@@ -170,6 +185,7 @@ class Supervisor:
         self.environ = dict(environ)
         self._proc: asyncio.subprocess.Process | None = None
         self._stop_reason: str | None = None
+        self._stop_signal = int(signal.SIGTERM)
         self._kill_timer: asyncio.TimerHandle | None = None
         self._refused_as: str | None = None  # the run's status when the service refused 'running'
 
@@ -205,6 +221,7 @@ class Supervisor:
         """Forward ``sig`` to Nextflow; kill it if it is still there after the grace period."""
         if self._stop_reason is None:
             self._stop_reason = reason
+            self._stop_signal = int(sig)
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return  # not started yet (checked before the launch) or already gone
@@ -268,6 +285,7 @@ class Supervisor:
         self, nextflow: str, storage: Storage, launch: Path, config_file: Path, params_file: Path
     ) -> int:
         config = self.config
+        earlier = await self._keep_earlier_attempts(storage) if config.attempt > 0 else {}
         args = nextflow_command(nextflow, config, launch, config_file, params_file, run_name_for(config.run_id))
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -287,7 +305,7 @@ class Supervisor:
         if self.stopping:  # a signal arrived while the process was being created
             self.request_stop(self._stop_reason or "stopped")
         running = asyncio.create_task(self._report_running(started_at))
-        mirror = LogMirror(storage, [(launch / name, key) for name, key in FINAL_LOGS])
+        mirror = LogMirror(storage, [(launch / name, key) for name, key in FINAL_LOGS], prefixes=earlier)
         stop_mirror = asyncio.Event()
         live_keys = {key for _name, key in LIVE_LOGS}
         mirror_task = asyncio.create_task(mirror.run(config.log_sync_seconds, stop_mirror, keys=live_keys))
@@ -334,7 +352,9 @@ class Supervisor:
             # retries the job, and the reconciler settles the run if the retries run out). Reporting
             # `failed` here would pre-empt both, so the outcome is left to the platform.
             log.warning("Nextflow stopped (%s) with status %d: not reporting an outcome", self._stop_reason, code)
-            return code
+            # Nextflow ends an aborted session with status 1; the orchestrator itself was stopped by a
+            # signal, and says so the shell's way (128 + N) to its executor.
+            return 128 + self._stop_signal if code != 0 else code
         kind = FAILURE_KINDS.get(outcome.kind, "unknown")
         message = outcome.error_message or f"Nextflow exited with status {code}"
         await self._report(
@@ -348,6 +368,30 @@ class Supervisor:
             max_seconds=report_seconds,
         )
         return code
+
+    async def _keep_earlier_attempts(self, storage: Storage) -> dict[str, bytes]:
+        """Before a retried attempt (the VM of the last one was preempted) writes anything: keep the last
+        attempt's logs, trace, timeline and report under ``logs/attempts/N/``, and start the live
+        ``logs/nextflow.log`` with everything logged so far plus a boundary line, so it only grows."""
+        attempt = self.config.attempt  # attempts so far: this one is attempt + 1
+        earlier: dict[str, bytes] = {}
+        for name, key in FINAL_LOGS:
+            try:
+                data = await storage.read_bytes(key)
+            except NotFound:
+                continue
+            except ArcError as exc:
+                log.warning("could not read %s of the earlier attempt: %s", key, exc)
+                continue
+            archive = f"logs/attempts/{attempt}/{key.rsplit('/', 1)[-1]}"
+            if await storage.stat(archive) is None:
+                await storage.write_bytes(archive, data)
+            if name == ".nextflow.log":
+                earlier[key] = data if not data or data.endswith(b"\n") else data + b"\n"
+        boundary = attempt_boundary_line(attempt + 1, self.config.resume_session or "")
+        earlier[LIVE_LOGS[0][1]] = earlier.get(LIVE_LOGS[0][1], b"") + boundary.encode()
+        log.info("attempt %d: the earlier attempt's logs are kept under logs/attempts/%d/", attempt + 1, attempt)
+        return earlier
 
     # --- reports -----------------------------------------------------------------------------
 

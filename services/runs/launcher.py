@@ -17,7 +17,7 @@ from services.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 
-CACHE_FOLDER = ".nextflow-cache"  # the Nextflow resume cache (NXF_CLOUDCACHE_PATH) inside the work dir
+CACHE_FOLDER = ".nextflow-cache"  # the Nextflow resume cache (cloud cache or NXF_CACHE_DIR) inside the work dir
 
 
 def work_dir_uri(storage: Storage, row: asyncpg.Record) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import asyncpg
 import yaml
 
-from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated, Unavailable
 from arc_core.identity import Identity
 from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
@@ -30,13 +30,14 @@ from services.runs.inputs import RunInput, check_run_id, check_run_input
 from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
 from services.runs.progress import ProcessCounts, ProgressFeed
-from services.runs.store import NewRun, RunStore, snapshot_to_row
+from services.runs.store import NewRun, RunIdTaken, RunStore, snapshot_to_row
 
 log = logging.getLogger(__name__)
 
 FILE_GROUPS = ("inputs", "results", "logs")
 USER_CONFIG = "user.config"
 EXACT_TOTAL_UP_TO = 10_000
+RUN_ID_ATTEMPTS = 5
 USER_TOUCH_SECONDS = 60.0
 
 
@@ -159,47 +160,62 @@ class RunsService:
             params=run.params,
             samplesheet_csv=run.samplesheet_csv,
         )
-        run_id = new_run_id()
-        rendered = await self.pipelines.render_config(
-            caller, pipeline=run.pipeline, version=run.pipeline_version, run_id=run_id, user_config=run.config_content
-        )
-        root = f"runs/{run_id}"
-        await self._write_inputs(root, run, rendered)
         token = secrets.token_urlsafe(32)
-        try:
-            row = await self.store.insert_run(
-                NewRun(
-                    run_id=run_id,
-                    pipeline=run.pipeline,
-                    pipeline_version=run.pipeline_version,
-                    user_email=caller.email,
-                    user_name=caller.display_name or None,
-                    gcs_path=self.storage.uri(root),
-                    params=run.params,
-                    sample_count=sample_count,
-                    source_ngs_runs=[s.strip() for s in run.source_ngs_runs] or None,
-                    source_project=run.source_project or None,
-                    nextflow_session_id=lineage.session_id if lineage else str(uuid.uuid4()),
-                    orchestrator_token_sha256=hash_token(token),
-                    request_id=request_id,
-                    parent_run_id=lineage.parent_run_id if lineage else None,
-                    is_recovery=lineage is not None,
-                    recovery_notes=lineage.notes if lineage else None,
-                    reused_work_dir=lineage.work_dir if lineage else None,
-                ),
-                reason=f"recovery of {lineage.parent_run_id} by {caller.email}"
-                if lineage
-                else f"created by {caller.email}",
+        # The row first, under a run id nobody has (a clash draws a new id), then the inputs: a clashing
+        # id can never touch the run that owns it.
+        for _ in range(RUN_ID_ATTEMPTS):
+            run_id = new_run_id()
+            root = f"runs/{run_id}"
+            rendered = await self.pipelines.render_config(
+                caller,
+                pipeline=run.pipeline,
+                version=run.pipeline_version,
+                run_id=run_id,
+                user_config=run.config_content,
             )
-        except BaseException:
-            await self.storage.delete_prefix(root)
-            raise
-        if row is None:  # a concurrent retry with the same request id won
-            await self.storage.delete_prefix(root)
+            try:
+                row = await self.store.insert_run(
+                    NewRun(
+                        run_id=run_id,
+                        pipeline=run.pipeline,
+                        pipeline_version=run.pipeline_version,
+                        user_email=caller.email,
+                        user_name=caller.display_name or None,
+                        gcs_path=self.storage.uri(root),
+                        params=run.params,
+                        sample_count=sample_count,
+                        source_ngs_runs=[s.strip() for s in run.source_ngs_runs] or None,
+                        source_project=run.source_project or None,
+                        # A resume keeps the parent's session; every other run (a from-scratch recovery
+                        # too) gets a session of its own, which its orchestrator reports under.
+                        nextflow_session_id=(lineage.session_id if lineage else None) or str(uuid.uuid4()),
+                        orchestrator_token_sha256=hash_token(token),
+                        request_id=request_id,
+                        parent_run_id=lineage.parent_run_id if lineage else None,
+                        is_recovery=lineage is not None,
+                        recovery_notes=lineage.notes if lineage else None,
+                        reused_work_dir=lineage.work_dir if lineage else None,
+                    ),
+                    reason=f"recovery of {lineage.parent_run_id} by {caller.email}"
+                    if lineage
+                    else f"created by {caller.email}",
+                )
+            except RunIdTaken:
+                log.warning("run id %s is taken: drawing another", run_id)
+                continue
+            break
+        else:
+            raise Unavailable("could not draw a free run id; try again")
+        if row is None:  # a concurrent retry with the same request id won; nothing was written
             existing = await self.store.get_by_request_id(caller.email, request_id or "")
             if existing is None:
                 raise FailedPrecondition("a concurrent request with this request id did not complete")
             return existing
+        try:
+            await self._write_inputs(root, run, rendered)
+        except BaseException as exc:
+            await asyncio.shield(self._fail_unstored(run_id, exc))
+            raise
         return await self.launcher.submit(row, token, resume_session_id=lineage.resume_session_id if lineage else None)
 
     async def _write_inputs(self, root: str, run: RunInput, rendered_config: str) -> None:
@@ -214,12 +230,32 @@ class RunsService:
             USER_CONFIG: run.config_content,
             "params.yaml": yaml.safe_dump(params, sort_keys=True, allow_unicode=True),
         }
+        written: list[str] = []
         try:
             for name, text in files.items():
-                await self.storage.write_bytes(f"{root}/inputs/{name}", text.encode())
+                key = f"{root}/inputs/{name}"
+                written.append(key)  # before the write: a write cut short may still leave an object
+                await self.storage.write_bytes(key, text.encode())
         except BaseException:
-            await self.storage.delete_prefix(root)
+            for key in written:  # only the objects this request wrote, never a prefix
+                try:
+                    await asyncio.shield(self.storage.delete(key))
+                except Exception as exc:
+                    log.warning("could not delete %s after a failed create: %s", key, exc)
             raise
+
+    async def _fail_unstored(self, run_id: str, exc: BaseException) -> None:
+        """A run whose inputs could not be stored ends ``failed`` with the reason, never left ``pending``."""
+        try:
+            await self.store.move(
+                run_id,
+                st.FAILED,
+                reason=f"inputs not stored: {exc}",
+                actor="runs",
+                fields={"error_message": f"Could not store the run's inputs: {exc}"},
+            )
+        except Exception as move_exc:
+            log.error("could not mark %s failed after its inputs failed to store: %s", run_id, move_exc)
 
     # --- read ------------------------------------------------------------------------------------
 

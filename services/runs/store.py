@@ -57,6 +57,10 @@ _SNAPSHOT = "jsonb_build_object(" + ", ".join(f"'{c}', r.{c}" for c in RUN_COLUM
 REPORTABLE_FIELDS = ("exit_code", "error_message", "error_task", "metrics", "batch_job_name", "nextflow_session_id")
 
 
+class RunIdTaken(Exception):
+    """Another run already has this id."""
+
+
 @dataclass(frozen=True)
 class NewRun:
     run_id: str
@@ -121,7 +125,17 @@ class RunStore:
         )
 
     async def insert_run(self, run: NewRun, *, reason: str = "created") -> asyncpg.Record | None:
-        """Insert a pending run with its first history row; None when its request id was already used."""
+        """Insert a pending run with its first history row; None when its request id was already used.
+
+        Raises :class:`RunIdTaken` when another run has this id (the caller draws a new one)."""
+        try:
+            return await self._insert_run(run, reason)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "runs_pkey":
+                raise RunIdTaken(run.run_id) from None
+            raise
+
+    async def _insert_run(self, run: NewRun, reason: str) -> asyncpg.Record | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"""

@@ -320,12 +320,12 @@ def test_resume_without_cache_reruns_everything(tmp_path: Path) -> None:
 
 
 def test_cloud_cache_resumes_from_a_fresh_launch_dir(tmp_path: Path) -> None:
-    cache = tmp_path / "bucket" / "cache"
+    store = tmp_path / "object-store"  # what the stand-in keeps gs:// objects in
+    cloud = {"NXF_CLOUDCACHE_PATH": "gs://bucket/cache", "NXF_FAKE_OBJECT_STORE": str(store)}
+    cache = store / "gs" / "bucket" / "cache"
     work = tmp_path / "bucket" / "work"
     failing = write_inputs(tmp_path / "in1", fail_task="FASTQC (sample2)")
-    first = run_nf(
-        tmp_path / "vm1", *run_args(tmp_path, failing, work=work), env=nf_env(NXF_CLOUDCACHE_PATH=str(cache))
-    )
+    first = run_nf(tmp_path / "vm1", *run_args(tmp_path, failing, work=work), env=nf_env(**cloud))
     assert first.returncode == 1
     outcome1 = parse_outcome((tmp_path / "vm1" / ".nextflow.log").read_text(), 1)
     session = outcome1.session_id
@@ -338,13 +338,13 @@ def test_cloud_cache_resumes_from_a_fresh_launch_dir(tmp_path: Path) -> None:
     args = [*run_args(tmp_path, fixed, work=work), "-resume", session]
 
     # A fresh VM has no history: like Nextflow, -resume SESSION is refused without NXF_IGNORE_RESUME_HISTORY
-    refused = run_nf(tmp_path / "vm2", *args, env=nf_env(NXF_CLOUDCACHE_PATH=str(cache)))
+    refused = run_nf(tmp_path / "vm2", *args, env=nf_env(**cloud))
     assert refused.returncode == 1
     outcome = parse_outcome((tmp_path / "vm2" / ".nextflow.log").read_text(), 1)
     assert outcome.kind == "launch_error" and "Can't find a run with the specified id" in str(outcome.error_message)
 
     # ... and with the history ignored a run name must be given
-    env = nf_env(NXF_CLOUDCACHE_PATH=str(cache), NXF_IGNORE_RESUME_HISTORY="true")
+    env = nf_env(**cloud, NXF_IGNORE_RESUME_HISTORY="true")
     unnamed = run_nf(tmp_path / "vm3", *args, env=env)
     assert unnamed.returncode == 1 and "Missing workflow run name" in unnamed.stderr
 
@@ -363,10 +363,98 @@ def test_cloud_cache_resumes_from_a_fresh_launch_dir(tmp_path: Path) -> None:
     assert not by_status(read_trace(tmp_path / "vm5" / "logs" / "trace.txt"), "CACHED")
 
 
-def test_non_local_cloud_cache_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["/tmp/work/.nextflow-cache", "work/.nextflow-cache", "file:///tmp/cache"])
+def test_cloud_cache_is_refused_on_a_local_path(tmp_path: Path, path: str) -> None:
+    # Nextflow 24.04.4 modules/nextflow/src/main/groovy/nextflow/Session.groovy, cloudCachePath():
+    # `if( result.scheme !in ['s3','az','gs'] ) throw new IllegalArgumentException("Storage path not
+    # supported by Cloud-cache - offending value: '${result}'")`
     params = write_inputs(tmp_path)
-    out = run_nf(tmp_path, *run_args(tmp_path, params), env=nf_env(NXF_CLOUDCACHE_PATH="gs://bucket/cache"))
-    assert out.returncode == 1 and "not supported by the nextflow stand-in" in out.stderr
+    out = run_nf(tmp_path, *run_args(tmp_path, params), env=nf_env(NXF_CLOUDCACHE_PATH=path))
+    assert out.returncode == 1
+    assert "Storage path not supported by Cloud-cache - offending value:" in out.stderr
+
+
+def test_local_cache_dir_resumes_from_a_fresh_launch_dir(tmp_path: Path) -> None:
+    # nf-commons/src/main/nextflow/Const.groovy getAppCacheDir(): NXF_CACHE_DIR holds cache/<session>/
+    # (DefaultCacheStore) and the history file (HistoryFile.defaultFileName), so a recovery in another
+    # launch dir finds the cache next to the work dir.
+    cache_dir = tmp_path / "work" / ".nextflow-cache"
+    work = tmp_path / "work"
+    failing = write_inputs(tmp_path / "in1", fail_task="FASTQC (sample2)")
+    first = run_nf(tmp_path / "vm1", *run_args(tmp_path, failing, work=work), env=nf_env(NXF_CACHE_DIR=str(cache_dir)))
+    assert first.returncode == 1, first.stderr
+    session = parse_outcome((tmp_path / "vm1" / ".nextflow.log").read_text(), 1).session_id
+    assert session and (cache_dir / "cache" / session / "db").is_dir() and (cache_dir / "history").is_file()
+    assert not (tmp_path / "vm1" / ".nextflow").exists()
+    completed1 = by_status(read_trace(tmp_path / "vm1" / "logs" / "trace.txt"), "COMPLETED")
+
+    fixed = write_inputs(tmp_path / "in2")
+    env = nf_env(NXF_CACHE_DIR=str(cache_dir), NXF_IGNORE_RESUME_HISTORY="true")
+    args = [*run_args(tmp_path, fixed, work=work), "-resume", session, "-name", "recovery_1"]
+    second = run_nf(tmp_path / "vm2", *args, env=env)
+    assert second.returncode == 0, second.stderr
+    assert by_status(read_trace(tmp_path / "vm2" / "logs" / "trace.txt"), "CACHED") == completed1
+
+
+@pytest.mark.parametrize("value", ["None", "not-a-uuid", "run-0a1b2c3d"])
+def test_nxf_uuid_must_be_a_uuid(tmp_path: Path, value: str) -> None:
+    # Session.groovy init(): `UUID.fromString(systemEnv.get('NXF_UUID'))` outside resume mode.
+    params = write_inputs(tmp_path)
+    out = run_nf(tmp_path, *run_args(tmp_path, params), env=nf_env(NXF_UUID=value))
+    assert out.returncode == 1 and f"Invalid UUID string: {value}" in out.stderr
+
+
+def test_nxf_uuid_is_ignored_when_resuming(tmp_path: Path) -> None:
+    params = write_inputs(tmp_path)
+    assert run_nf(tmp_path, *run_args(tmp_path, params), env=nf_env(NXF_UUID=SESSION)).returncode == 0
+    (params.parent / "nextflow.config").write_text(
+        "trace.overwrite = true\nreport.overwrite = true\ntimeline.overwrite = true\n"
+    )
+    again = run_nf(tmp_path, *run_args(tmp_path, params), "-resume", SESSION, env=nf_env(NXF_UUID="None"))
+    assert again.returncode == 0, again.stderr  # NXF_UUID is not parsed in resume mode
+
+
+def test_a_retried_task_leaves_its_failed_attempt_in_the_trace(tmp_path: Path) -> None:
+    # nf-core conf/base.config: errorStrategy = { task.exitStatus in ((130..145) + 104) ? 'retry' : 'finish' },
+    # maxRetries = 1; TraceFileObserver writes a record for every attempt, the failed one included.
+    params = write_inputs(tmp_path, fail_task="FASTQC (sample2)")
+    with open(params, "a", encoding="utf-8") as fh:
+        fh.write("fail_exit_code: 137\nfail_attempts: 1\n")
+    out = run_nf(tmp_path, *run_args(tmp_path, params))
+    assert out.returncode == 0, out.stderr
+    rows = [r for r in read_trace(tmp_path / "logs" / "trace.txt") if r["name"].endswith("FASTQC (sample2)")]
+    assert [(r["status"], r["exit"]) for r in rows] == [("FAILED", "137"), ("COMPLETED", "0")]
+    assert int(rows[0]["task_id"]) < int(rows[1]["task_id"])
+    assert "Execution is retried (1)" in (tmp_path / ".nextflow.log").read_text()
+
+
+def test_a_deterministic_failure_is_not_retried(tmp_path: Path) -> None:
+    params = write_inputs(tmp_path, fail_task="FASTQC (sample2)")  # exit 1: nf-core does not retry it
+    out = run_nf(tmp_path, *run_args(tmp_path, params))
+    assert out.returncode == 1
+    rows = [r for r in read_trace(tmp_path / "logs" / "trace.txt") if r["name"].endswith("FASTQC (sample2)")]
+    assert [r["status"] for r in rows] == ["FAILED"]
+
+
+def test_resume_reruns_a_task_whose_inputs_changed(tmp_path: Path) -> None:
+    # TaskProcessor.createTaskHashKey (standard cache mode): input files by path, size and last-modified.
+    base = tmp_path / "in"
+    params = write_inputs(base)
+    for name in ("s1_R1", "s1_R2", "s2_R1", "s2_R2"):
+        (tmp_path / f"{name}.fastq.gz").write_bytes(b"reads")
+    sheet = base / "samplesheet.csv"
+    sheet.write_text(sheet.read_text().replace("s1_R1.fastq.gz", str(tmp_path / "s1_R1.fastq.gz")))
+    assert run_nf(tmp_path, *run_args(tmp_path, params), env=nf_env(NXF_UUID=SESSION)).returncode == 0
+    (tmp_path / "s1_R1.fastq.gz").write_bytes(b"other reads")  # sample1's input changed
+    (params.parent / "nextflow.config").write_text(
+        "trace.overwrite = true\nreport.overwrite = true\ntimeline.overwrite = true\n"
+    )
+    again = run_nf(tmp_path, *run_args(tmp_path, params), "-resume", SESSION)
+    assert again.returncode == 0, again.stderr
+    rows = read_trace(tmp_path / "logs" / "trace.txt")
+    cached, completed = by_status(rows, "CACHED"), by_status(rows, "COMPLETED")
+    assert all("(sample2)" in name for name in cached) and len(cached) == 2
+    assert any("(sample1)" in name for name in completed) and any(name.endswith("MULTIQC") for name in completed)
 
 
 def test_existing_trace_file_needs_overwrite(tmp_path: Path) -> None:
@@ -378,7 +466,7 @@ def test_existing_trace_file_needs_overwrite(tmp_path: Path) -> None:
     assert run_nf(tmp_path, *run_args(tmp_path, params)).returncode == 0
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 1), (signal.SIGINT, 130)])
 def test_signal_stops_the_run(tmp_path: Path, signum: int, code: int) -> None:
     params = write_inputs(tmp_path)
     proc = subprocess.Popen(

@@ -460,7 +460,8 @@ async def test_recovery_resumes_from_a_fresh_launch_dir(
     assert args[args.index("-name") + 1].startswith(second.run_id)
     nf_env = dict(line.split("=", 1) for line in (tmp_path / "env").read_text().splitlines() if "=" in line)
     assert nf_env["NXF_IGNORE_RESUME_HISTORY"] == "true"
-    assert nf_env["NXF_CLOUDCACHE_PATH"] == first.spec.cache_uri
+    # A local work dir: Nextflow's default cache store next to it (the cloud cache takes only gs/s3/az).
+    assert nf_env["NXF_CACHE_DIR"] == first.spec.cache_uri and "NXF_CLOUDCACHE_PATH" not in nf_env
     assert "ARC_RUN_TOKEN" not in nf_env  # pipeline tasks cannot report for the run
 
     assert await statuses(service, second.run_id) == ["pending", "submitted", "running", "completed"]
@@ -582,3 +583,56 @@ async def test_bucket_run_root_reads_inputs_from_and_writes_logs_to_the_bucket(
         "timeline.html",
         "report.html",
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# a retried attempt after a preempted VM
+
+
+async def test_a_second_attempt_resumes_its_own_session_and_keeps_the_first_attempts_logs(
+    platform: Running, service: RunsService, tmp_path: Path
+) -> None:
+    # Cloud Batch re-runs the job's task after a preemption (exit 50001, the lifecycle policy) with
+    # BATCH_TASK_RETRY_ATTEMPT=1 on a new VM: a new launch dir, the same work dir and cache.
+    run = await prepare_run(platform)
+    first = await start_orchestrator(
+        orchestrator_env(run.spec, tmp_path / "vm1", NXF_FAKE_TASK_SECONDS="0.6", NXF_FAKE_MAX_FORKS="1"),
+        tmp_path,
+        "first",
+    )
+    trace_key, log_key = f"{run.root}/logs/trace.txt", f"{run.root}/logs/nextflow.log"
+
+    async def a_task_completed() -> bool:
+        return bool(by_status(trace_rows(await read_text(service, trace_key) or ""), "COMPLETED"))
+
+    await wait_for(a_task_completed, 20, "a completed task")
+    first.proc.send_signal(signal.SIGTERM)  # the VM is being preempted
+    assert await first.wait(15) == 143, first.stderr
+    first_log = await read_text(service, log_key) or ""
+    first_trace = await read_text(service, trace_key) or ""
+    completed1 = by_status(trace_rows(first_trace), "COMPLETED")
+    assert completed1 and "Session aborted -- Cause: SIGTERM" in first_log
+
+    wrapper = tmp_path / "nextflow-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "$DUMP_DIR/args"\nexec "{STANDIN}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = orchestrator_env(
+        run.spec, tmp_path / "vm2", BATCH_TASK_RETRY_ATTEMPT="1", ARC_NEXTFLOW_BIN=str(wrapper), DUMP_DIR=str(tmp_path)
+    )
+    code, stderr = await run_orchestrator(env, tmp_path, "second")
+    assert code == 0, stderr
+    args = (tmp_path / "args").read_text().splitlines()
+    assert args[args.index("-resume") + 1] == run.spec.session_id  # its own pinned session, not a new one
+    assert args[args.index("-work-dir") + 1] == run.spec.work_dir
+
+    # The first attempt's files are kept as they were; the live log only grew, with a boundary line.
+    assert await read_text(service, f"{run.root}/logs/attempts/1/nextflow.log") == first_log
+    assert await read_text(service, f"{run.root}/logs/attempts/1/trace.txt") == first_trace
+    log = await read_text(service, log_key) or ""
+    assert log.startswith(first_log)
+    assert "==== attempt 2: the VM of attempt 1 was preempted" in log[len(first_log) :]
+    rows = trace_rows(await read_text(service, trace_key) or "")
+    assert completed1 <= by_status(rows, "CACHED")  # the finished tasks were not run again
+    row = await service.store.get_run(run.run_id)
+    assert row["status"] == "completed" and row["exit_code"] == 0
+    assert str(row["nextflow_session_id"]) == run.spec.session_id

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -198,3 +199,66 @@ async def test_missing_nextflow_fails_the_run_with_a_hint(make_database, tmp_pat
         final = await wait_terminal(running, response.json()["run_id"], timeout=30)
         assert final.status == run_pb2.Run.FAILED
         assert "nextflow" in final.error_message.lower() and "ARC_NEXTFLOW_BIN" in final.error_message
+
+
+async def test_recover_from_scratch_gets_a_fresh_session_and_reports_itself(platform: Running) -> None:
+    parent = await create(platform, fail_task="FASTQC (s2)")
+    assert (await wait_terminal(platform, parent["run_id"])).status == run_pb2.Run.FAILED
+    response = await platform.http.post(
+        f"/api/runs/{parent['run_id']}/recover",
+        json={"reuse_work_dir": False, "override_params": {"greeting": "again"}},
+        headers=ALICE_HTTP,
+    )
+    assert response.status_code == 201, response.text
+    child = response.json()
+    # A session of its own (a UUID, as Nextflow's NXF_UUID must be), not the parent's and not "None".
+    session = child["nextflow_session_id"]
+    assert session and session != parent["nextflow_session_id"] and str(uuid.UUID(session)) == session
+    final = await wait_terminal(platform, child["run_id"], timeout=30)
+    assert final.status == run_pb2.Run.COMPLETED and final.exit_code == 0
+    trace = trace_rows(await read(platform, f"runs/{child['run_id']}/logs/trace.txt"))
+    assert trace and "CACHED" not in {r["status"] for r in trace}
+    history = await platform.service("runs").store.history(child["run_id"])
+    settled = history[-1]
+    assert settled["to_status"] == "completed" and settled["actor"] == "orchestrator"  # not the reconciler
+
+
+async def test_a_run_id_that_clashes_never_touches_the_existing_run(
+    platform: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    existing = await create(platform)
+    await wait_terminal(platform, existing["run_id"])
+    storage = platform.service("runs").storage
+    before = {o.key: o.version for o in await storage.list(f"runs/{existing['run_id']}/inputs")}
+
+    from services.runs import service as runs_service
+
+    ids = iter([existing["run_id"], "run-0badc0de"])
+    monkeypatch.setattr(runs_service, "new_run_id", lambda: next(ids))
+    created = await create(platform)
+    assert created["run_id"] == "run-0badc0de"  # a new id was drawn
+    after = {o.key: o.version for o in await storage.list(f"runs/{existing['run_id']}/inputs")}
+    assert after == before  # the existing run's inputs were not rewritten
+    again = (await platform.http.get(f"/api/runs/{existing['run_id']}", headers=ALICE_HTTP)).json()
+    assert again["status"] == "completed"
+    await wait_terminal(platform, created["run_id"])
+
+
+async def test_a_failed_input_write_deletes_only_what_it_wrote(
+    platform: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = platform.service("runs").storage
+    real_write = storage.write_bytes
+
+    async def failing_write(key: str, data: bytes):  # type: ignore[no-untyped-def]
+        if key.endswith("/inputs/params.yaml"):
+            raise OSError("disk full")
+        return await real_write(key, data)
+
+    monkeypatch.setattr(storage, "write_bytes", failing_write)
+    response = await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)
+    assert response.status_code >= 500
+    runs = (await platform.http.get("/api/runs?page_size=100", headers=ALICE_HTTP)).json()["runs"]
+    newest = max(runs, key=lambda r: r["created_at"])
+    assert newest["status"] == "failed" and "Could not store the run's inputs" in newest["error_message"]
+    assert await storage.list(f"runs/{newest['run_id']}/inputs") == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from arc_core.errors import ArcError, FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from arc_core.nextflow_cache import cache_variable_for
 from services.runs import status as run_status
 
 
@@ -29,7 +30,7 @@ class JobSpec:
     work_dir: str  # the Nextflow work dir: {run_root}/work, or the parent's for a recovery
     session_id: str  # NXF_UUID pinned for this run
     resume_session_id: str | None  # the parent's session id for a recovery (-resume SESSION)
-    cache_uri: str  # NXF_CLOUDCACHE_PATH: the Nextflow resume cache kept in storage
+    cache_uri: str  # the Nextflow resume cache inside the work dir (see cache_variable)
     status_address: str  # host:port of the Runs gRPC API (ReportRunStatus)
     token: str  # the run-scoped orchestrator token (x-arc-run-token)
     nextflow_bin: str = "nextflow"
@@ -37,6 +38,11 @@ class JobSpec:
     @property
     def is_recovery(self) -> bool:
         return self.resume_session_id is not None
+
+    @property
+    def cache_variable(self) -> str:
+        """The variable that tells Nextflow where its resume cache is (see arc_core.nextflow_cache)."""
+        return cache_variable_for(self.cache_uri)
 
     @property
     def job_id(self) -> str:
@@ -54,7 +60,7 @@ class JobSpec:
             "WORK_DIR": self.work_dir,
             "IS_RECOVERY": "true" if self.is_recovery else "false",
             "NXF_UUID": self.session_id,
-            "NXF_CLOUDCACHE_PATH": self.cache_uri,
+            self.cache_variable: self.cache_uri,
             "ARC_STATUS_ADDRESS": self.status_address,
             "ARC_RUN_TOKEN": self.token,
             "ARC_NEXTFLOW_BIN": self.nextflow_bin,
