@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     batch_api_endpoint: str = Field(
         default="", description="Cloud Batch API endpoint override; http://HOST:PORT = a plaintext local fake."
     )
+    batch_network: str = Field(
+        default="", description="VPC network of the orchestrator's and the tasks' VMs (projects/P/global/networks/N)."
+    )
+    batch_subnetwork: str = Field(
+        default="", description="Subnetwork of those VMs (projects/P/regions/R/subnetworks/S)."
+    )
+    batch_no_external_ip: bool = Field(
+        default=False, description="VMs get no external IP (the subnet needs Private Google Access / Cloud NAT)."
+    )
 
     # Runs: how orchestrators reach ReportRunStatus, and the reconciler.
     status_address: str = Field(
@@ -122,6 +131,15 @@ class Settings(BaseSettings):
             raise ValueError("ARC_AUTH_MODE=dev is refused when ARC_ENVIRONMENT=production; use iap")
         if self.auth_mode == "iap" and not self.iap_audience:
             raise ValueError("ARC_AUTH_MODE=iap needs ARC_IAP_AUDIENCE")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_batch_with_local_storage(self) -> Settings:
+        if self.executor == "batch" and not (self.storage_root or "").startswith("gs://"):
+            raise ValueError(
+                "ARC_EXECUTOR=batch needs ARC_STORAGE_ROOT=gs://BUCKET: the orchestrator and Nextflow's task VMs"
+                f" run on Cloud Batch and cannot see a local directory ({self.storage_root or 'unset'})"
+            )
         return self
 
     @cached_property

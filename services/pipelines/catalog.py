@@ -26,6 +26,7 @@ import yaml
 from jsonschema.validators import validator_for
 
 from arc_core.errors import FieldViolation, InvalidArgument, NotFound
+from services.pipelines.config_render import RESOURCE_CAPS_KINDS
 
 DEFAULT_CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 MANIFEST_FILE = "manifest.yaml"
@@ -42,6 +43,11 @@ PIPELINE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$")
 
 # What the platform fills a platform param with.
 PLATFORM_VALUE_KINDS = ("samplesheet", "results")
+# How the platform's resource maxima reach a pipeline's tasks (manifest ``resource_caps``):
+#   "params":          the pipeline caps requests itself through params.max_cpus / max_memory / max_time
+#                      (nf-core template before 3.0, e.g. scrnaseq 2.5.1-2.7.1);
+#   "resource_limits": Nextflow's own ``process.resourceLimits`` (Nextflow >= 24.04).
+CAP_PARAMS = ("max_cpus", "max_memory", "max_time")
 
 # Keywords of a parameter group that constrain the params object as a whole (kept when groups are merged).
 _GROUP_CONSTRAINT_KEYWORDS = (
@@ -83,6 +89,7 @@ _MANIFEST_SCHEMA: dict[str, Any] = {
                             "version": {"type": "string", "pattern": SEMVER_RE.pattern},
                             "released": {"type": "string"},
                             "notes": {"type": "string"},
+                            "resource_caps": {"enum": list(RESOURCE_CAPS_KINDS)},
                         },
                     },
                 ]
@@ -93,6 +100,7 @@ _MANIFEST_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"enum": list(PLATFORM_VALUE_KINDS)},
         },
         "unknown_params": {"enum": ["reject", "ignore"]},
+        "resource_caps": {"enum": list(RESOURCE_CAPS_KINDS)},
         "samplesheet": {
             "type": "object",
             "additionalProperties": False,
@@ -268,6 +276,7 @@ class PipelineVersionSchema:
     samplesheet_schema: Mapping[str, Any] = field(repr=False)  # schema_input.json as shipped
     # One JSON schema for the params object (groups merged, platform params not required), compiled.
     params_validator: Any = field(repr=False, default=None)
+    resource_caps: str = "resource_limits"  # one of RESOURCE_CAPS_KINDS
 
     @property
     def params(self) -> tuple[ParamSpec, ...]:
@@ -429,6 +438,7 @@ def _load_pipeline(folder: Path, problems: list[str]) -> _Entry | None:
         platform_params=platform,
     )
     sheet_cfg = manifest.get("samplesheet") or {"sample_column": "sample"}
+    caps_by_version = {v["version"]: v.get("resource_caps", "") for v in raw_versions}
     schemas: dict[str, PipelineVersionSchema] = {}
     for info in pipeline.versions:
         schema = _load_version(
@@ -436,6 +446,7 @@ def _load_pipeline(folder: Path, problems: list[str]) -> _Entry | None:
             pipeline=pipeline,
             info=info,
             unknown_params=manifest.get("unknown_params", "reject"),
+            resource_caps=caps_by_version.get(info.version) or manifest.get("resource_caps", "resource_limits"),
             sheet_cfg=sheet_cfg,
             problems=problems,
         )
@@ -450,6 +461,7 @@ def _load_version(
     pipeline: Pipeline,
     info: VersionInfo,
     unknown_params: str,
+    resource_caps: str,
     sheet_cfg: Mapping[str, Any],
     problems: list[str],
 ) -> PipelineVersionSchema | None:
@@ -469,6 +481,10 @@ def _load_version(
     except jsonschema.SchemaError as exc:  # pragma: no cover - the raw schema was checked already
         problems.append(f"{folder / PARAMS_SCHEMA_FILE}: {exc.message}")
         return None
+    if resource_caps == "params":
+        for name in CAP_PARAMS:
+            if name not in props:
+                problems.append(f"{folder / PARAMS_SCHEMA_FILE}: resource_caps is 'params' but {name!r} is not a param")
     spec = _samplesheet_spec(folder / SAMPLESHEET_SCHEMA_FILE, sheet_raw, sheet_cfg, problems)
     if spec is None or len(problems) > before:
         return None
@@ -484,6 +500,7 @@ def _load_version(
         params_schema=params_raw,
         samplesheet_schema=sheet_raw,
         params_validator=validator,
+        resource_caps=resource_caps,
     )
 
 

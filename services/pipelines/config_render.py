@@ -3,7 +3,14 @@
 Every value placed in the config is rendered here as a Groovy literal (``groovy_literal``): strings are
 single-quoted with ``\\``, ``'``, ``$`` and control characters escaped, so a param value can never end its
 string, start code, or open a ``${...}`` interpolation. The template itself only positions literals.
-Param names must be plain identifiers. The user's config is appended verbatim, last, under a comment.
+Param names must be plain identifiers. The user's config is appended verbatim under a comment; after it a
+final platform block writes again the lines that must win (executor, network, resource labels, resource
+caps), so nothing in the user's config can change where tasks run, how they are attributed, or their maxima.
+The pipeline's own ``errorStrategy``/``maxRetries`` are left alone (nf-core retries only exit codes 130-145
+and 104 through its base.config; a global retry would repeat every deterministic failure).
+Resource caps: ``resource_caps="params"`` sets ``params.max_cpus/max_memory/max_time`` (nf-core < 3.0),
+``"resource_limits"`` sets ``process.resourceLimits`` (Nextflow >= 24.04). A user's cap param above the
+platform's maximum is refused; one at or below it is kept.
 Output is deterministic: params are sorted by name, maps by key, labels in a fixed order.
 """
 
@@ -67,9 +74,11 @@ class BatchConfigSettings:
     max_cpus: int = 36
     max_memory: str = "500 GB"
     max_time: str = "48h"
-    error_strategy: str = "retry"
-    max_retries: int = 3
     scratch: bool = True
+    # google.batch.network / subnetwork / usePrivateAddress (Nextflow nf-google BatchConfig).
+    network: str = ""
+    subnetwork: str = ""
+    use_private_address: bool = False
     extra_labels: tuple[tuple[str, str], ...] = ()  # more process resource labels, e.g. (("team", "x"),)
 
     @property
@@ -124,6 +133,65 @@ def gcp_label_key(key: str) -> str:
     return cleaned[:63]
 
 
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\.?\s*([KMGTP]?)B\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+_TIME_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*\.?\s*(ms|s|m|h|d|day|days)\s*", re.IGNORECASE)
+_TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "day": 86400, "days": 86400}
+CAP_PARAMS = ("max_cpus", "max_memory", "max_time")
+RESOURCE_CAPS_KINDS = ("params", "resource_limits")
+
+
+def memory_bytes(value: str) -> float | None:
+    """``'64 GB'`` / ``'64.GB'`` in bytes, None when it is not a Nextflow memory unit."""
+    m = _MEMORY_RE.match(value)
+    return float(m[1]) * _MEMORY_UNITS[m[2].upper()] if m else None
+
+
+def duration_seconds(value: str) -> float | None:
+    """``'48h'`` / ``'2.d 3.h'`` in seconds, None when it is not a Nextflow duration."""
+    text = value.strip()
+    if not text:
+        return None
+    total, pos = 0.0, 0
+    while pos < len(text):
+        m = _TIME_PART_RE.match(text, pos)
+        if not m:
+            return None
+        total += float(m[1]) * _TIME_UNITS[m[2].lower()]
+        pos = m.end()
+    return total
+
+
+def _cap_params(
+    params: Mapping[str, Any], settings: BatchConfigSettings
+) -> tuple[dict[str, Any], list[FieldViolation]]:
+    """The effective ``max_*`` params: the platform's maxima, or a user's value at or below them."""
+    caps: dict[str, Any] = {
+        "max_cpus": settings.max_cpus,
+        "max_memory": settings.max_memory,
+        "max_time": settings.max_time,
+    }
+    problems: list[FieldViolation] = []
+    measures = {
+        "max_cpus": (lambda v: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None, "CPUs"),
+        "max_memory": (lambda v: memory_bytes(v) if isinstance(v, str) else None, "memory, e.g. '64.GB'"),
+        "max_time": (lambda v: duration_seconds(v) if isinstance(v, str) else None, "duration, e.g. '12.h'"),
+    }
+    for name, (measure, what) in measures.items():
+        if params.get(name) is None:
+            continue
+        value, limit = measure(params[name]), measure(caps[name])
+        if value is None:
+            problems.append(FieldViolation(f"params.{name}", f"must be a {what}"))
+        elif limit is not None and value > limit:
+            problems.append(
+                FieldViolation(f"params.{name}", f"{params[name]!r} is above the platform's maximum {caps[name]!r}")
+            )
+        else:
+            caps[name] = int(params[name]) if name == "max_cpus" else params[name]
+    return caps, problems
+
+
 def resource_labels(*, run_id: str, pipeline: str, version: str, settings: BatchConfigSettings) -> dict[str, str]:
     """The process resource labels, sanitised to GCP label rules, in a fixed order."""
     labels = {
@@ -160,17 +228,29 @@ def render_config(
     user_config: str,
     run_id: str,
     settings: BatchConfigSettings,
+    resource_caps: str = "resource_limits",
 ) -> str:
     """The run's ``nextflow.config`` text.
+
+    ``resource_caps`` (the catalog's, see ``RESOURCE_CAPS_KINDS``) chooses how the platform's maxima apply.
 
     ``params`` are rendered as ``params.<name> = <literal>`` (the caller includes ``input``/``outdir`` if it
     wants them in the config). Raises InvalidArgument for a param name that is not an identifier, a value
     that has no Groovy form, or a user config over 100 KB.
     """
+    if resource_caps not in RESOURCE_CAPS_KINDS:
+        raise ValueError(f"resource_caps must be one of {RESOURCE_CAPS_KINDS}, not {resource_caps!r}")
     problems: list[FieldViolation] = []
+    cap_params: list[tuple[str, str]] = []
+    if resource_caps == "params":
+        caps, cap_problems = _cap_params(params, settings)
+        problems.extend(cap_problems)
+        cap_params = [(name, groovy_literal(caps[name])) for name in CAP_PARAMS]
     rendered_params: list[tuple[str, str]] = []
     for name in sorted(params):
         value = params[name]
+        if resource_caps == "params" and name in CAP_PARAMS:
+            continue  # rendered, checked against the maxima, in the platform blocks
         if not _IDENTIFIER_RE.match(name) or name in _GROOVY_RESERVED:
             problems.append(
                 FieldViolation(f"params.{name}", "parameter names must be identifiers ([A-Za-z_][A-Za-z0-9_]*)")
@@ -199,6 +279,8 @@ def render_config(
             version=version,
             params=rendered_params,
             settings=settings,
+            resource_caps=resource_caps,
+            cap_params=cap_params,
             resource_limits={
                 "cpus": settings.max_cpus,
                 "memory": settings.max_memory,

@@ -18,6 +18,9 @@ async def build(settings: Settings, *, database_url: str | None) -> tuple[Servic
         project=settings.gcp_project if settings.executor == "batch" else "",
         location=settings.gcp_region,
         service_account=settings.tasks_service_account,
+        network=settings.batch_network,
+        subnetwork=settings.batch_subnetwork,
+        use_private_address=settings.batch_no_external_ip,
     )
     servicer = PipelinesServicer(catalog, batch)
     registration = ServiceRegistration(

@@ -138,13 +138,14 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
     async def RenderConfig(
         self, request: pipelines_service_pb2.RenderConfigRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.RenderConfigResponse:
-        version = self.catalog.resolve_version(request.pipeline, request.pipeline_version or None)
+        schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
         text = render_config(
             pipeline=request.pipeline,
-            version=version,
+            version=schema.version,
             params=from_struct(request.params),
             user_config=request.user_config,
             run_id=request.run_id,
             settings=self.batch,
+            resource_caps=schema.resource_caps,
         )
         return pipelines_service_pb2.RenderConfigResponse(config_content=text)

@@ -569,3 +569,21 @@ def test_overlay_renders(overlay: Path) -> None:
     else:
         assert not of_kind(docs, "NetworkPolicy") and not of_kind(docs, "Ingress")
         assert all(d["spec"]["replicas"] == 1 for d in of_kind(docs, "Deployment"))
+
+
+def test_the_orchestrator_image_installs_every_plugin_runs_need() -> None:
+    """A run never reaches the plugin registry: the image installs nf-google and nf-cloudcache at the versions
+    Nextflow 24.04.4 bundles (modules/nextflow/src/main/resources/META-INF/plugins-info.txt) and every plugin
+    the catalog's pipeline versions declare (recorded from each tag's nextflow.config in SOURCE.yaml)."""
+    dockerfile = (ROOT / "orchestrator" / "Dockerfile.orchestrator").read_text()
+    declared = next(line for line in dockerfile.splitlines() if line.startswith("ARG NXF_PLUGINS="))
+    installed = set(declared.split("=", 1)[1].strip('"').split(","))
+    assert 'nextflow plugin install "$NXF_PLUGINS"' in dockerfile
+    needed = {"nf-google@1.13.2-patch1", "nf-cloudcache@0.4.1"}
+    sources = sorted((ROOT / "services" / "pipelines" / "catalog").glob("*/versions/*/SOURCE.yaml"))
+    assert sources
+    for source in sources:
+        recorded = yaml.safe_load(source.read_text())
+        assert "nextflow_plugins" in recorded, f"{source} does not say which plugins its version needs"
+        needed |= set(recorded["nextflow_plugins"])
+    assert needed - installed == set()

@@ -11,10 +11,12 @@ from arc_core.errors import InvalidArgument
 from services.pipelines.config_render import (
     MAX_USER_CONFIG_BYTES,
     BatchConfigSettings,
+    duration_seconds,
     gcp_label_key,
     gcp_label_value,
     groovy_literal,
     groovy_string,
+    memory_bytes,
     render_config,
 )
 
@@ -116,8 +118,9 @@ def test_google_batch_block() -> None:
     assert a["google.batch.maxSpotAttempts"] == "3"
     assert a["google.batch.bootDiskSize"] == "'100 GB'"
     assert a["process.resourceLimits"] == "[cpus: 36, memory: '500 GB', time: '48h']"
-    assert a["process.errorStrategy"] == "'retry'"
-    assert a["process.maxRetries"] == "3"
+    # The pipeline's own errorStrategy / maxRetries are left alone (nf-core retries 130-145 and 104 only).
+    assert "process.errorStrategy" not in a and "process.maxRetries" not in a
+    assert "errorStrategy" not in config and "maxRetries" not in config
     assert a["process.scratch"] == "true"
     assert a["process.resourceLabels"] == (
         "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core_scrnaseq', 'pipeline-version': '2_7_1']"
@@ -137,8 +140,6 @@ def test_settings_drive_the_values() -> None:
         max_cpus=8,
         max_memory="64 GB",
         max_time="12h",
-        error_strategy="terminate",
-        max_retries=0,
         scratch=False,
         extra_labels=(("Team", "Single Cell"), ("cost-centre", "42")),
     )
@@ -146,7 +147,7 @@ def test_settings_drive_the_values() -> None:
     assert "google.batch.serviceAccountEmail" not in a  # unset: Batch uses the default service account
     assert a["google.batch.spot"] == "false" and a["google.batch.maxSpotAttempts"] == "0"
     assert a["process.resourceLimits"] == "[cpus: 8, memory: '64 GB', time: '12h']"
-    assert a["process.errorStrategy"] == "'terminate'" and a["process.scratch"] == "false"
+    assert a["process.scratch"] == "false"
     assert a["process.resourceLabels"].endswith("'cost-centre': '42', team: 'single_cell']")
 
 
@@ -155,15 +156,17 @@ def test_local_executor_when_no_project() -> None:
     a = assignments(config)
     assert a["process.executor"] == "'local'"
     assert not any(k.startswith("google.") for k in a)
-    assert "process.resourceLimits" in a and "process.errorStrategy" in a
+    assert "process.resourceLimits" in a and "process.errorStrategy" not in a
 
 
 def test_user_config_is_appended_last_under_a_comment() -> None:
     user = "process {\n    withName: 'STAR_ALIGN' { memory = '64 GB' }\n}\n\n"
     config = render(user_config=user)
-    head, tail = config.split("// ---- user config (appended last: it overrides everything above) ----\n")
+    head, tail = config.split("// ---- user config (appended after the platform's settings) ----\n")
     assert "process.executor = 'google-batch'" in head
-    assert tail == user.rstrip("\n") + "\n"
+    user_part, platform_part = tail.split("\n\n// ---- platform, again after the user's lines", 1)
+    assert user_part == user.rstrip("\n")
+    assert "process.executor = 'google-batch'" in platform_part
     assert "user config" not in render(user_config="")
 
 
@@ -194,7 +197,8 @@ def test_hostile_settings_and_run_id_stay_inside_their_strings(value: str) -> No
         service_account=value or "sa",
         boot_disk_size=value,
         max_memory=value,
-        error_strategy=value,
+        network=value,
+        subnetwork=value,
     )
     config = render(settings=settings, run_id=value, pipeline=value, version=value)
     for name, raw in assignments(config).items():
@@ -260,3 +264,144 @@ def test_gcp_labels() -> None:
     config = render(run_id="RUN 'X'; $y", pipeline="Nf-Core/ScRNAseq")
     labels = assignments(config)["process.resourceLabels"]
     assert "'run-id': 'run__x____y'" in labels and "pipeline: 'nf-core_scrnaseq'" in labels
+
+
+# ------------------------------------------------------------------------- the platform's lines win
+
+
+def _last(config: str, name: str) -> str:
+    """The value of the last ``name = ...`` line (what Nextflow ends up with for a plain assignment)."""
+    return assignments(config)[name]
+
+
+def _last_index(config: str, prefix: str) -> int:
+    return max(i for i, line in enumerate(config.splitlines()) if line.startswith(prefix))
+
+
+LABELS = "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core_scrnaseq', 'pipeline-version': '2_7_1']"
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "process.resourceLabels = [:]",
+        "process.resourceLabels = ['run-id': 'someone-else', app: 'x']",
+        "process.executor = 'local'",
+        "process {\n    executor = 'local'\n    resourceLabels = [:]\n}",
+        "google.project = 'other'\ngoogle.batch.network = 'x'\ngoogle.batch.usePrivateAddress = false",
+    ],
+)
+def test_platform_lines_are_written_again_after_the_user_config(user: str) -> None:
+    settings = BatchConfigSettings(project="lab-prod", location="europe-west4", network="n", use_private_address=True)
+    config = render(user_config=user, settings=settings)
+    lines = config.splitlines()
+    user_end = max(i for i, line in enumerate(lines) if line in user.splitlines())
+    assert _last_index(config, "process.resourceLabels = ") > user_end
+    assert _last_index(config, "process.executor = ") > user_end
+    assert _last_index(config, "google.project = ") > user_end
+    assert _last(config, "process.resourceLabels") == LABELS
+    assert _last(config, "process.executor") == "'google-batch'"
+    assert _last(config, "google.project") == "'lab-prod'"
+    assert _last(config, "google.batch.network") == "'n'"
+    assert _last(config, "google.batch.usePrivateAddress") == "true"
+    assert lines[-1] == "process.resourceLabels = " + LABELS  # the very last line of the file
+
+
+def test_local_executor_wins_after_the_user_config_too() -> None:
+    config = render(user_config="process.executor = 'google-batch'", settings=BatchConfigSettings())
+    assert _last(config, "process.executor") == "'local'"
+    assert config.splitlines()[-1].startswith("process.resourceLabels = ")
+
+
+# -------------------------------------------------------------------------------------- networks
+
+
+def test_google_batch_network_options() -> None:
+    # Option names from Nextflow v24.04.4, plugins/nf-google/src/main/nextflow/cloud/google/batch/client/
+    # BatchConfig.groovy: config.navigate('google.batch.network'), ('google.batch.subnetwork'),
+    # ('google.batch.usePrivateAddress', false).
+    settings = BatchConfigSettings(
+        project="lab-prod",
+        network="projects/lab-prod/global/networks/arc",
+        subnetwork="projects/lab-prod/regions/europe-west4/subnetworks/arc-tasks",
+        use_private_address=True,
+    )
+    a = assignments(render(settings=settings))
+    assert a["google.batch.network"] == "'projects/lab-prod/global/networks/arc'"
+    assert a["google.batch.subnetwork"] == "'projects/lab-prod/regions/europe-west4/subnetworks/arc-tasks'"
+    assert a["google.batch.usePrivateAddress"] == "true"
+    plain = assignments(render(settings=BatchConfigSettings(project="lab-prod")))
+    assert "google.batch.network" not in plain and "google.batch.subnetwork" not in plain
+    assert plain["google.batch.usePrivateAddress"] == "false"
+    local = render(settings=BatchConfigSettings(network="n", subnetwork="s", use_private_address=True))
+    assert "google." not in local  # the local executor has no network options
+
+
+def test_server_fills_the_network_settings_from_arc_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from arc_core.settings import Settings
+    from services.pipelines import server
+
+    monkeypatch.setenv("ARC_BATCH_NETWORK", "projects/p/global/networks/n")
+    monkeypatch.setenv("ARC_BATCH_SUBNETWORK", "projects/p/regions/r/subnetworks/s")
+    monkeypatch.setenv("ARC_BATCH_NO_EXTERNAL_IP", "true")
+    settings = Settings(_env_file=None)
+    _, servicer = asyncio.run(server.build(settings, database_url=None))
+    assert servicer.batch.network == "projects/p/global/networks/n"
+    assert servicer.batch.subnetwork == "projects/p/regions/r/subnetworks/s"
+    assert servicer.batch.use_private_address is True
+
+
+# --------------------------------------------------------------------------------- resource caps
+
+
+def test_resource_caps_through_params() -> None:
+    settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128.GB", max_time="24.h")
+    config = render(settings=settings, resource_caps="params", user_config="params.max_cpus = 999")
+    a = assignments(config)
+    assert a["params.max_cpus"] == "16" and a["params.max_memory"] == "'128.GB'" and a["params.max_time"] == "'24.h'"
+    assert "process.resourceLimits" not in a
+    assert _last_index(config, "params.max_cpus = ") > config.splitlines().index("params.max_cpus = 999")
+
+
+def test_resource_caps_through_resource_limits() -> None:
+    settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128 GB", max_time="24h")
+    config = render(settings=settings, resource_caps="resource_limits", user_config="process.resourceLimits = [:]")
+    a = assignments(config)
+    assert a["process.resourceLimits"] == "[cpus: 16, memory: '128 GB', time: '24h']"
+    assert "params.max_cpus" not in a
+
+
+def test_user_cap_params_at_or_below_the_maximum_stay() -> None:
+    settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128.GB", max_time="24.h")
+    params = {"aligner": "star", "max_cpus": 8.0, "max_memory": "64 GB", "max_time": "2.h"}
+    a = assignments(render(settings=settings, resource_caps="params", params=params))
+    assert a["params.max_cpus"] == "8" and a["params.max_memory"] == "'64 GB'" and a["params.max_time"] == "'2.h'"
+    config = render(settings=settings, resource_caps="params", params={"max_cpus": 16, "max_memory": "128.GB"})
+    assert config.count("params.max_cpus = ") == 1  # no user copy in the params section
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"max_cpus": 17}, "params.max_cpus"),
+        ({"max_memory": "129.GB"}, "params.max_memory"),
+        ({"max_memory": "1.TB"}, "params.max_memory"),
+        ({"max_time": "25.h"}, "params.max_time"),
+        ({"max_time": "2.d"}, "params.max_time"),
+        ({"max_memory": "lots"}, "params.max_memory"),
+    ],
+)
+def test_user_cap_params_above_the_maximum_are_refused(params: dict[str, Any], field: str) -> None:
+    settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128.GB", max_time="24.h")
+    with pytest.raises(InvalidArgument) as exc:
+        render(settings=settings, resource_caps="params", params=params)
+    assert [v.field for v in exc.value.violations] == [field]
+
+
+def test_units() -> None:
+    assert memory_bytes("500 GB") == memory_bytes("500.GB") == 500 * 1024**3
+    assert memory_bytes("2TB") == 2 * 1024**4 and memory_bytes("lots") is None
+    assert duration_seconds("48h") == duration_seconds("2.d") == duration_seconds("1d 24h") == 48 * 3600
+    assert duration_seconds("") is None and duration_seconds("soon") is None

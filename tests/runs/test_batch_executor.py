@@ -20,7 +20,7 @@ from services.runs.executors.base import (
     QuotaExceeded,
     run_status_for,
 )
-from services.runs.executors.batch import BatchExecutor, sanitize_label
+from services.runs.executors.batch import BatchExecutor, Network, sanitize_label
 from services.runs.executors.factory import make_executor
 from tests.support.fake_batch import (
     FAST_RETRY,
@@ -120,12 +120,17 @@ async def test_job_spec_field_by_field(fake: FakeBatch, executor: BatchExecutor)
     assert task.compute_resource.memory_mib == 4096
     assert task.max_run_duration == timedelta(seconds=604800)
     assert task.max_retry_count == 2
+    # Retry a preempted SPOT VM only (Batch's exit code 50001), as Nextflow's GoogleBatchTaskHandler does.
+    (lifecycle,) = task.lifecycle_policies
+    assert lifecycle.action == batch_v1.LifecyclePolicy.Action.RETRY_TASK
+    assert list(lifecycle.action_condition.exit_codes) == [50001]
 
     policy = job.allocation_policy
     (instance,) = policy.instances
     assert instance.policy.machine_type == "e2-standard-2"
     assert instance.policy.provisioning_model == batch_v1.AllocationPolicy.ProvisioningModel.SPOT
     assert policy.service_account.email == SERVICE_ACCOUNT
+    assert "network" not in policy  # no ARC_BATCH_NETWORK: Batch's default network
     assert job.logs_policy.destination == batch_v1.LogsPolicy.Destination.CLOUD_LOGGING
 
     expected_labels = {
@@ -293,23 +298,119 @@ async def test_factory_builds_a_batch_executor_from_settings(fake: FakeBatch, tm
     settings = load_settings(
         executor="batch",
         data_dir=tmp_path,
+        storage_root="gs://arc-bucket",
         gcp_project=PROJECT,
         gcp_region=REGION,
         orchestrator_image=IMAGE,
         orchestrator_service_account=SERVICE_ACCOUNT,
         batch_api_endpoint=f"http://{fake.address}",
+        batch_network="projects/net-host/global/networks/arc",
+        batch_subnetwork="projects/net-host/regions/us-central1/subnetworks/arc-batch",
+        batch_no_external_ip=True,
     )
     executor = make_executor(settings)
     try:
         assert isinstance(executor, BatchExecutor)
         name = await executor.submit(make_spec())
         assert fake.calls("CreateJob")[0].parent == PARENT
+        # The settings reach AllocationPolicy.network (job.proto NetworkPolicy.network_interfaces).
+        (interface,) = fake.calls("CreateJob")[0].job.allocation_policy.network.network_interfaces
+        assert interface.network == "projects/net-host/global/networks/arc"
+        assert interface.subnetwork == "projects/net-host/regions/us-central1/subnetworks/arc-batch"
+        assert interface.no_external_ip_address is True
         assert (await executor.status(name)).state is JobState.QUEUED
     finally:
         await executor.close()
 
 
 def test_factory_names_missing_batch_settings(tmp_path) -> None:
-    settings = load_settings(executor="batch", data_dir=tmp_path, gcp_project=PROJECT)
+    settings = load_settings(executor="batch", data_dir=tmp_path, storage_root="gs://arc-bucket", gcp_project=PROJECT)
     with pytest.raises(ValueError, match="ARC_ORCHESTRATOR_IMAGE, ARC_ORCHESTRATOR_SERVICE_ACCOUNT"):
         make_executor(settings)
+
+
+# --- issue 8: retries, task exit codes, task jobs, networks, storage ---
+
+
+async def test_fake_retries_every_failure_without_a_lifecycle_policy(fake: FakeBatch, executor: BatchExecutor) -> None:
+    # task.proto TaskSpec.max_retry_count: "Maximum number of retries on failures"; no lifecycle policy, so
+    # any non-zero exit is retried while retries remain.
+    name = await executor.submit(make_spec())
+    del fake.jobs[name].task_groups[0].task_spec.lifecycle_policies[:]
+    fake.finish_attempt(name, 1)
+    fake.finish_attempt(name, 1)
+    assert fake.jobs[name].status.state == State.RUNNING  # two retries used
+    fake.finish_attempt(name, 1)
+    assert fake.jobs[name].status.state == State.FAILED
+
+
+async def test_only_a_preempted_vm_is_retried(fake: FakeBatch, executor: BatchExecutor) -> None:
+    name = await executor.submit(make_spec())
+    fake.finish_attempt(name, 50001)  # SPOT preemption: retried
+    assert fake.jobs[name].status.state == State.RUNNING
+    fake.finish_attempt(name, 1)  # the pipeline failed: not retried although a retry remains
+    assert fake.jobs[name].status.state == State.FAILED
+    status = await executor.status(name)
+    assert (status.state, status.exit_code) == (JobState.FAILED, 1)
+
+    other = await executor.submit(make_spec("run-0000cafe"))
+    for _ in range(2):
+        fake.finish_attempt(other, 50001)
+    assert fake.jobs[other].status.state == State.RUNNING
+    fake.finish_attempt(other, 50001)  # max_retry_count (2) exhausted
+    assert (await executor.status(other)).exit_code == 50001
+
+    third = await executor.submit(make_spec("run-0000f00d"))
+    fake.finish_attempt(third, 50001)
+    fake.finish_attempt(third, 0)
+    assert (await executor.status(third)).state is JobState.SUCCEEDED
+
+
+async def test_exit_code_comes_from_the_task_not_the_job(fake: FakeBatch, executor: BatchExecutor) -> None:
+    # job.proto JobStatus.status_events never carry task_execution; task.proto TaskStatus's do.
+    name = await executor.submit(make_spec())
+    fake.set_state(name, State.FAILED, exit_code=7)
+    assert all("task_execution" not in e for e in fake.jobs[name].status.status_events)
+    assert (await executor.status(name)).exit_code == 7
+    assert [r.name for r in fake.calls("GetTask")] == [f"{name}/taskGroups/group0/tasks/0"]
+
+
+async def test_cancel_deletes_the_runs_task_jobs_too(fake: FakeBatch, executor: BatchExecutor) -> None:
+    head_a = await executor.submit(make_spec("run-0000aaaa"))
+    head_b = await executor.submit(make_spec("run-0000bbbb"))
+    tasks_a = [fake.task_job("run-0000aaaa", f"nf-0000aaaa-task-{i}") for i in (1, 2)]
+    task_b = fake.task_job("run-0000bbbb", "nf-0000bbbb-task-1")
+
+    await executor.cancel(head_a)
+
+    assert sorted(fake.jobs) == sorted([head_b, task_b])
+    assert sorted(r.name for r in fake.calls("DeleteJob")) == sorted([head_a, *tasks_a])
+    (listing,) = fake.calls("ListJobs")
+    assert listing.parent == PARENT and listing.filter == 'labels.run-id="run-0000aaaa"'
+
+
+async def test_fake_refuses_a_filter_it_does_not_understand(fake: FakeBatch, executor: BatchExecutor) -> None:
+    client = await executor._get_client()
+    with pytest.raises(Exception, match="invalid filter"):
+        pager = await client.list_jobs(request=batch_v1.ListJobsRequest(parent=PARENT, filter="run-id == x"))
+        [job async for job in pager]
+
+
+async def test_network_settings_reach_the_allocation_policy(fake: FakeBatch) -> None:
+    executor = batch_executor_for(fake, network=Network(subnetwork="regions/us-central1/subnetworks/s"))
+    try:
+        await executor.submit(make_spec())
+    finally:
+        await executor.close()
+    (interface,) = fake.calls("CreateJob")[0].job.allocation_policy.network.network_interfaces
+    assert (interface.network, interface.subnetwork, interface.no_external_ip_address) == (
+        "",
+        "regions/us-central1/subnetworks/s",
+        False,
+    )
+
+
+@pytest.mark.parametrize("storage_root", [None, "/srv/arc-storage"])
+def test_batch_with_local_storage_is_refused(tmp_path, storage_root: str | None) -> None:
+    with pytest.raises(ValueError, match="ARC_EXECUTOR=batch needs ARC_STORAGE_ROOT=gs://BUCKET.*cannot see a local"):
+        load_settings(executor="batch", data_dir=tmp_path, storage_root=storage_root)

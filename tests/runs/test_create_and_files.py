@@ -57,7 +57,9 @@ async def test_create_over_http_stores_inputs(platform) -> None:
     assert run["gcs_path"] == storage.uri(root)
     assert (await storage.read_bytes(f"{root}/inputs/samplesheet.csv")).decode() == SAMPLESHEET
     config = (await storage.read_bytes(f"{root}/inputs/nextflow.config")).decode()
-    assert config.rstrip().endswith("process.cpus = 2")  # the user's config comes last, so it wins
+    # The user's config follows the platform's block, and the platform's must-win lines follow it again.
+    assert "process.cpus = 2" in config
+    assert config.index("process.cpus = 2") < config.rindex("process.resourceLabels")
     assert "resourceLabels" in config and run["run_id"] in config
     assert (await storage.read_bytes(f"{root}/inputs/user.config")).decode() == "process.cpus = 2\n"
     params = yaml.safe_load(await storage.read_bytes(f"{root}/inputs/params.yaml"))
@@ -94,7 +96,7 @@ async def test_pipeline_violations_reach_the_client_as_400_details(platform) -> 
     bad_sheet = "sample,fastq_1,fastq_2\ns1,reads.txt,s1_R2.fastq.gz\n,s2_R1.fastq.gz,s2_R2.fastq.gz\n"
     response = await platform.http.post(
         "/api/runs",
-        json=body(samplesheet_csv=bad_sheet, params={"aligner": "bowtie", "protocol": "10XV3"}),
+        json=body(samplesheet_csv=bad_sheet, params={"aligner": "bowtie", "protocol": "10XV3", "skip_fastqc": "no"}),
         headers=ALICE_HTTP,
     )
     assert response.status_code == 400

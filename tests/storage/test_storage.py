@@ -160,6 +160,15 @@ async def test_delete_prefix_naming_an_object_deletes_nothing(storage: Storage) 
     assert await storage.read_bytes("runs/file") == b"x"
 
 
+async def test_delete_one_object_leaves_its_neighbours(storage: Storage) -> None:
+    for key in ("runs/a/inputs/params.yaml", "runs/a/inputs/params.yaml.bak", "runs/a/inputs/other"):
+        await storage.write_bytes(key, b"x")
+    assert await storage.delete("runs/a/inputs/params.yaml") is True
+    assert await storage.delete("runs/a/inputs/params.yaml") is False  # already gone
+    assert [o.key for o in await storage.list("runs/a")] == ["runs/a/inputs/other", "runs/a/inputs/params.yaml.bak"]
+    assert await storage.delete("runs/a/inputs") is False  # a folder is not an object
+
+
 async def test_iter_chunks(storage: Storage) -> None:
     data = bytes(i % 251 for i in range(10_000))
     await storage.write_bytes("big/object.bin", data)

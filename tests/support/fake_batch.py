@@ -12,7 +12,11 @@ Usage::
 Handlers are generic ones using the proto-plus classes' own ``deserialize``/``serialize``, so the real client
 is exercised end to end. The server records every request (failed ones too), keeps jobs in memory, and
 checks what the real service checks where the platform depends on it: job id and label syntax, existing
-job ids (ALREADY_EXISTS), missing jobs (NOT_FOUND). DeleteJob removes the job and answers a finished
+job ids (ALREADY_EXISTS), missing jobs (NOT_FOUND), ListJobs' ``labels.KEY="VALUE"`` filter. Each job has
+one task (``{job}/taskGroups/group0/tasks/0``, GetTask/ListTasks); as in google/cloud/batch/v1/task.proto, only
+a task's status events carry ``task_execution.exit_code``, never the job's. ``finish_attempt`` models
+TaskSpec.max_retry_count and lifecycle_policies (RETRY_TASK / FAIL_TASK on exit codes).
+DeleteJob removes the job and answers a finished
 long-running operation. ``fail_next`` makes the next calls fail with a status code (with rich error details
 such as ``QuotaFailure`` when given), before or after the request takes effect.
 """
@@ -48,6 +52,9 @@ FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05,
 _JOB_ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# The one ListJobs filter form the fake understands (AIP-160, as in the Batch docs' `labels.env="prod"`).
+_LABEL_FILTER_RE = re.compile(r'^labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"$')
+Action = batch_v1.LifecyclePolicy.Action
 
 
 class _Abort(Exception):
@@ -69,6 +76,7 @@ class Failure:
 class FakeBatch:
     address: str = ""
     jobs: dict[str, batch_v1.Job] = field(default_factory=dict)
+    tasks: dict[str, batch_v1.Task] = field(default_factory=dict)  # by task name, one per job
     requests: list[tuple[str, Any]] = field(default_factory=list)  # (method, request), in arrival order
     _failures: list[Failure] = field(default_factory=list)
 
@@ -103,17 +111,86 @@ class FakeBatch:
         exit_code: int | None = None,
         description: str = "",
     ) -> None:
-        """Move job ``name`` to ``state``, recording a status event (with the task's exit code if given)."""
+        """Move job ``name`` to ``state``, recording a job status event; ``exit_code`` goes on the TASK.
+
+        task.proto: TaskStatus.status_events carry ``task_execution`` (the exit code); the job-level
+        JobStatus.status_events of job.proto never do, so the fake never puts one there.
+        """
         job = self.jobs[name]
-        event = batch_v1.StatusEvent(
-            type_="STATUS_CHANGED",
-            description=description or f"Job state is set from {job.status.state.name} to {state.name}",
-            event_time=datetime.now(UTC),
+        job.status.status_events.append(
+            batch_v1.StatusEvent(
+                type_="STATUS_CHANGED",
+                description=description or f"Job state is set from {job.status.state.name} to {state.name}",
+                event_time=datetime.now(UTC),
+            )
         )
-        if exit_code is not None:
-            event.task_execution = batch_v1.TaskExecution(exit_code=exit_code)
         job.status.state = state
-        job.status.status_events.append(event)
+        if exit_code is not None:
+            task = self.task_of(name)
+            task.status.status_events.append(
+                batch_v1.StatusEvent(
+                    type_="STATUS_CHANGED",
+                    description=f"Task state is updated from RUNNING to FAILED: exit code {exit_code}",
+                    event_time=datetime.now(UTC),
+                    task_execution=batch_v1.TaskExecution(exit_code=exit_code),
+                )
+            )
+            task.status.state = (
+                batch_v1.TaskStatus.State.SUCCEEDED if exit_code == 0 else batch_v1.TaskStatus.State.FAILED
+            )
+
+    def task_of(self, job_name: str) -> batch_v1.Task:
+        return self.tasks[f"{job_name}/taskGroups/group0/tasks/0"]
+
+    def task_job(self, run_label: str, job_id: str) -> str:
+        """Add a RUNNING job as Nextflow's google-batch executor would for one process task of a run."""
+        name = f"projects/{PROJECT}/locations/{REGION}/jobs/{job_id}"
+        job = batch_v1.Job(
+            name=name, labels={"run-id": run_label}, status=batch_v1.JobStatus(state=batch_v1.JobStatus.State.RUNNING)
+        )
+        self.jobs[name] = job
+        return name
+
+    def finish_attempt(self, name: str, exit_code: int) -> None:
+        """The task's current attempt ends with ``exit_code``; Batch retries it or ends the job.
+
+        task.proto: ``max_retry_count`` is the "maximum number of retries on failures"; a LifecyclePolicy's
+        action applies "when the task execution exits with any of the exit codes" in its ActionCondition.
+        Modelled: without lifecycle policies every non-zero exit is retried while retries remain; with
+        policies, a RETRY_TASK code is retried (while retries remain), any other code fails the task.
+        """
+        job = self.jobs[name]
+        spec = job.task_groups[0].task_spec
+        task = self.task_of(name)
+        failures = sum(1 for e in task.status.status_events if "task_execution" in e and e.task_execution.exit_code)
+        State = batch_v1.TaskStatus.State
+        if exit_code == 0:
+            retry = False
+        elif not spec.lifecycle_policies:
+            retry = True
+        else:
+            retry = any(
+                p.action == Action.RETRY_TASK and exit_code in p.action_condition.exit_codes
+                for p in spec.lifecycle_policies
+            )
+        retry = retry and failures < spec.max_retry_count
+        task.status.status_events.append(
+            batch_v1.StatusEvent(
+                type_="STATUS_CHANGED",
+                description=f"Task attempt ended with exit code {exit_code}" + (", retried" if retry else ""),
+                event_time=datetime.now(UTC),
+                task_execution=batch_v1.TaskExecution(exit_code=exit_code),
+            )
+        )
+        if retry:
+            task.status.state = State.PENDING
+            self.set_state(name, batch_v1.JobStatus.State.RUNNING, description="Task retried")
+        elif exit_code == 0:
+            task.status.state = State.SUCCEEDED
+            self.set_state(name, batch_v1.JobStatus.State.SUCCEEDED)
+        else:
+            task.status.state = State.FAILED
+            self.set_state(name, batch_v1.JobStatus.State.FAILED, description=f"Job failed: task exit code {exit_code}")
 
     # --- handlers ---
 
@@ -137,7 +214,11 @@ class FakeBatch:
         job.uid = f"{request.job_id}-{uuid.uuid4().hex[:8]}"
         job.create_time = datetime.now(UTC)
         job.status = batch_v1.JobStatus(state=batch_v1.JobStatus.State.QUEUED)
+        for i, group in enumerate(job.task_groups):
+            group.name = f"{name}/taskGroups/group{i}"
         self.jobs[name] = job
+        task = f"{name}/taskGroups/group0/tasks/0"
+        self.tasks[task] = batch_v1.Task(name=task, status=batch_v1.TaskStatus(state=batch_v1.TaskStatus.State.PENDING))
         return job
 
     def _get(self, request: batch_v1.GetJobRequest) -> batch_v1.Job:
@@ -147,12 +228,30 @@ class FakeBatch:
 
     def _list(self, request: batch_v1.ListJobsRequest) -> batch_v1.ListJobsResponse:
         prefix = f"{request.parent}/jobs/"
-        return batch_v1.ListJobsResponse(jobs=[j for n, j in sorted(self.jobs.items()) if n.startswith(prefix)])
+        jobs = [j for n, j in sorted(self.jobs.items()) if n.startswith(prefix)]
+        if request.filter:
+            match = _LABEL_FILTER_RE.match(request.filter.strip())
+            if not match:
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid filter {request.filter!r}")
+            key, value = match.groups()
+            jobs = [j for j in jobs if j.labels.get(key) == value]
+        return batch_v1.ListJobsResponse(jobs=jobs)
+
+    def _get_task(self, request: batch_v1.GetTaskRequest) -> batch_v1.Task:
+        if request.name not in self.tasks:
+            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Task {request.name} not found")
+        return self.tasks[request.name]
+
+    def _list_tasks(self, request: batch_v1.ListTasksRequest) -> batch_v1.ListTasksResponse:
+        prefix = f"{request.parent}/tasks/"
+        return batch_v1.ListTasksResponse(tasks=[t for n, t in sorted(self.tasks.items()) if n.startswith(prefix)])
 
     def _delete(self, request: batch_v1.DeleteJobRequest) -> operations_pb2.Operation:
         if request.name not in self.jobs:
             raise _Abort(grpc.StatusCode.NOT_FOUND, f"Job {request.name} not found")
         del self.jobs[request.name]
+        for task in [t for t in self.tasks if t.startswith(f"{request.name}/")]:
+            del self.tasks[task]
         response = any_pb2.Any()
         response.Pack(empty_pb2.Empty())
         parent = request.name.split("/jobs/")[0]
@@ -188,6 +287,10 @@ class FakeBatch:
                 "GetJob": unary("GetJob", self._get, batch_v1.GetJobRequest, batch_v1.Job.serialize),
                 "ListJobs": unary(
                     "ListJobs", self._list, batch_v1.ListJobsRequest, batch_v1.ListJobsResponse.serialize
+                ),
+                "GetTask": unary("GetTask", self._get_task, batch_v1.GetTaskRequest, batch_v1.Task.serialize),
+                "ListTasks": unary(
+                    "ListTasks", self._list_tasks, batch_v1.ListTasksRequest, batch_v1.ListTasksResponse.serialize
                 ),
                 "DeleteJob": unary(
                     "DeleteJob", self._delete, batch_v1.DeleteJobRequest, operations_pb2.Operation.SerializeToString

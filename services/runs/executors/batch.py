@@ -48,6 +48,11 @@ CPU_MILLI = 2000
 MEMORY_MIB = 4096
 MAX_RUN_SECONDS = 7 * 24 * 3600  # 604800
 MAX_RETRY_COUNT = 2
+# Batch ends a task whose SPOT VM was preempted with exit code 50001; Nextflow's google-batch executor
+# (GoogleBatchTaskHandler, v24.04) retries only that code, with max_retry_count = maxSpotAttempts and one
+# RETRY_TASK lifecycle policy. The orchestrator does the same: a pipeline that fails is not re-run.
+PREEMPTED_EXIT_CODE = 50001
+TASK_GROUP = "group0"  # the name Batch gives a job's only task group
 # Batch's rule for job ids: a lower-case letter, then up to 62 lower-case letters, digits or hyphens.
 _JOB_ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _JOB_NAME_RE = re.compile(r"^projects/[^/]+/locations/[^/]+/jobs/[^/]+$")
@@ -94,7 +99,31 @@ def job_labels(spec: JobSpec) -> dict[str, str]:
     }
 
 
-def build_job(spec: JobSpec, *, image: str, service_account: str, machine_type: str = MACHINE_TYPE) -> batch_v1.Job:
+@dataclass(frozen=True)
+class Network:
+    """The orchestrator VM's VPC: ``ARC_BATCH_NETWORK``, ``ARC_BATCH_SUBNETWORK``, ``ARC_BATCH_NO_EXTERNAL_IP``."""
+
+    network: str = ""
+    subnetwork: str = ""
+    no_external_ip: bool = False
+
+    def policy(self) -> batch_v1.AllocationPolicy.NetworkPolicy | None:
+        if not (self.network or self.subnetwork or self.no_external_ip):
+            return None  # Batch's default network
+        interface = batch_v1.AllocationPolicy.NetworkInterface(
+            network=self.network, subnetwork=self.subnetwork, no_external_ip_address=self.no_external_ip
+        )
+        return batch_v1.AllocationPolicy.NetworkPolicy(network_interfaces=[interface])
+
+
+def build_job(
+    spec: JobSpec,
+    *,
+    image: str,
+    service_account: str,
+    machine_type: str = MACHINE_TYPE,
+    network: Network = Network(),
+) -> batch_v1.Job:
     """The Batch job that runs ``spec``'s orchestrator (the image's own entrypoint, no command override)."""
     labels = job_labels(spec)
     task = batch_v1.TaskSpec(
@@ -108,32 +137,61 @@ def build_job(spec: JobSpec, *, image: str, service_account: str, machine_type: 
         compute_resource=batch_v1.ComputeResource(cpu_milli=CPU_MILLI, memory_mib=MEMORY_MIB),
         max_run_duration=duration_pb2.Duration(seconds=MAX_RUN_SECONDS),
         max_retry_count=MAX_RETRY_COUNT,
+        # Retry only a preempted VM; any other failure (the pipeline failed) is final.
+        lifecycle_policies=[
+            batch_v1.LifecyclePolicy(
+                action=batch_v1.LifecyclePolicy.Action.RETRY_TASK,
+                action_condition=batch_v1.LifecyclePolicy.ActionCondition(exit_codes=[PREEMPTED_EXIT_CODE]),
+            )
+        ],
     )
     instance = batch_v1.AllocationPolicy.InstancePolicy(
         machine_type=machine_type,
         provisioning_model=batch_v1.AllocationPolicy.ProvisioningModel.SPOT,
     )
+    allocation = batch_v1.AllocationPolicy(
+        instances=[batch_v1.AllocationPolicy.InstancePolicyOrTemplate(policy=instance)],
+        service_account=batch_v1.ServiceAccount(email=service_account),
+        labels=labels,  # on the VMs too, for cost attribution per run
+    )
+    network_policy = network.policy()
+    if network_policy is not None:
+        allocation.network = network_policy
     return batch_v1.Job(
         task_groups=[batch_v1.TaskGroup(task_count=1, task_spec=task)],
-        allocation_policy=batch_v1.AllocationPolicy(
-            instances=[batch_v1.AllocationPolicy.InstancePolicyOrTemplate(policy=instance)],
-            service_account=batch_v1.ServiceAccount(email=service_account),
-            labels=labels,  # on the VMs too, for cost attribution per run
-        ),
+        allocation_policy=allocation,
         labels=labels,
         logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
     )
 
 
-def job_status_from(job: batch_v1.Job) -> JobStatus:
-    """A Batch job's state as a :class:`JobStatus`, with the task's exit code when Batch reported one."""
+def task_name(job: batch_v1.Job | str) -> str:
+    """The resource name of the job's only task: ``{job}/taskGroups/group0/tasks/0``."""
+    if isinstance(job, batch_v1.Job):
+        group = job.task_groups[0].name if job.task_groups and job.task_groups[0].name else ""
+        group = group or f"{job.name}/taskGroups/{TASK_GROUP}"
+    else:
+        group = f"{job}/taskGroups/{TASK_GROUP}"
+    return f"{group}/tasks/0"
+
+
+def task_exit_code(task: batch_v1.Task | None) -> int | None:
+    """The exit code of the task's last execution: only a task's status events carry ``task_execution``."""
+    if task is None:
+        return None
+    events = list(task.status.status_events)
+    return next((e.task_execution.exit_code for e in reversed(events) if "task_execution" in e), None)
+
+
+def job_status_from(job: batch_v1.Job, task: batch_v1.Task | None = None) -> JobStatus:
+    """A Batch job's state as a :class:`JobStatus`; a failed job's exit code comes from its ``task``."""
     state = _STATES.get(job.status.state, JobState.QUEUED)
     events = list(job.status.status_events)
     exit_code = None
     if state is JobState.SUCCEEDED:
         exit_code = 0  # an earlier attempt may have failed (SPOT preemption, retries) before the last one passed
     elif state is JobState.FAILED:
-        exit_code = next((e.task_execution.exit_code for e in reversed(events) if "task_execution" in e), None)
+        exit_code = task_exit_code(task)
     message = events[-1].description if events else ""
     return JobStatus(state, exit_code, message)
 
@@ -198,6 +256,7 @@ class BatchExecutor:
         retry: RetryPolicy = RetryPolicy(),
         delete_timeout: float = 120.0,
         machine_type: str = MACHINE_TYPE,
+        network: Network = Network(),
     ) -> None:
         missing = [n for n, v in (("project", project), ("region", region), ("image", image)) if not v]
         missing += ["service_account"] if not service_account else []
@@ -208,6 +267,7 @@ class BatchExecutor:
         self.image = image
         self.service_account = service_account
         self.machine_type = machine_type
+        self.network = network
         self.retry = retry
         self.delete_timeout = delete_timeout
         self._client_factory = client_factory or batch_v1.BatchServiceAsyncClient
@@ -233,7 +293,13 @@ class BatchExecutor:
         request = batch_v1.CreateJobRequest(
             parent=self.parent,
             job_id=job_id,
-            job=build_job(spec, image=self.image, service_account=self.service_account, machine_type=self.machine_type),
+            job=build_job(
+                spec,
+                image=self.image,
+                service_account=self.service_account,
+                machine_type=self.machine_type,
+                network=self.network,
+            ),
             # Same run, same request id: Batch ignores a duplicate of a request it already handled.
             request_id=str(uuid.uuid5(_REQUEST_ID_NAMESPACE, name)),
         )
@@ -251,8 +317,35 @@ class BatchExecutor:
         return job.name or name
 
     async def cancel(self, job_name: str) -> None:
-        """DeleteJob and wait (bounded) for the deletion; a job that does not exist is not an error."""
+        """Delete the head job and the task jobs Nextflow started for the run; missing jobs are fine.
+
+        Nextflow's google-batch executor labels each task job with the process ``resourceLabels``, which
+        carry ``run-id`` (services/pipelines/config_render.py), so ListJobs with ``labels.run-id="…"`` finds
+        them; deleting only the head job would leave them running (and billing) to the end.
+        """
         _check_job_name(job_name)
+        await self._delete(job_name)
+        run_id = job_name.rsplit("/jobs/", 1)[1].removeprefix("nf-")
+        for name in await self._task_jobs(run_id):
+            if name != job_name:
+                await self._delete(name)
+
+    async def _task_jobs(self, run_id: str) -> list[str]:
+        """Names of the jobs labelled ``run-id`` = ``run_id`` (sanitised as the label was)."""
+        label = sanitize_label(run_id)
+        request = batch_v1.ListJobsRequest(parent=self.parent, filter=f'labels.run-id="{label}"')
+        try:
+            client = await self._get_client()
+            pager = await self._with_retries(
+                f"ListJobs run-id={run_id}",
+                lambda: client.list_jobs(request=request, retry=None, timeout=self.retry.call_timeout),
+            )
+            # Checked again here: only a job that really carries this run's label is ever deleted.
+            return [job.name async for job in pager if job.labels.get("run-id") == label]
+        except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
+            raise _error(exc, f"cannot list the Batch jobs of {run_id}") from exc
+
+    async def _delete(self, job_name: str) -> None:
         try:
             client = await self._get_client()
             operation = await self._with_retries(
@@ -280,7 +373,23 @@ class BatchExecutor:
             return JobStatus(JobState.GONE, None, "the Batch job does not exist")
         except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
             raise _error(exc, f"cannot read Batch job {job_name}") from exc
-        return job_status_from(job)
+        task = None
+        if job.status.state == batch_v1.JobStatus.State.FAILED:
+            task = await self._get_task(task_name(job))
+        return job_status_from(job, task)
+
+    async def _get_task(self, name: str) -> batch_v1.Task | None:
+        """GetTask; a task that cannot be read leaves the exit code unknown rather than failing status()."""
+        try:
+            client = await self._get_client()
+            return await self._with_retries(
+                f"GetTask {name}",
+                lambda: client.get_task(name=name, retry=None, timeout=self.retry.call_timeout),
+            )
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
+            raise _error(exc, f"cannot read Batch task {name}") from exc
 
     async def close(self) -> None:
         client, self._client = self._client, None

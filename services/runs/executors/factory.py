@@ -29,7 +29,7 @@ def make_executor(settings: Settings) -> Executor:
 
     from google.cloud import batch_v1
 
-    from services.runs.executors.batch import BatchExecutor, ClientFactory, plaintext_client_factory
+    from services.runs.executors.batch import BatchExecutor, ClientFactory, Network, plaintext_client_factory
 
     missing = [
         env
@@ -57,4 +57,9 @@ def make_executor(settings: Settings) -> Executor:
         image=settings.orchestrator_image,
         service_account=settings.orchestrator_service_account,
         client_factory=factory,
+        network=Network(
+            network=settings.batch_network,
+            subnetwork=settings.batch_subnetwork,
+            no_external_ip=settings.batch_no_external_ip,
+        ),
     )
