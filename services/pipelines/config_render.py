@@ -220,6 +220,28 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+# Settings the final platform block re-asserts for the whole run, but that a `withName:`/`withLabel:` selector
+# in a user's config would still replace for the processes it names (selectors win over process-wide values):
+# the labels that cost attribution and the task-log filter depend on, and where and how tasks run.
+_PLATFORM_OWNED_RE = re.compile(r"\b(resourceLabels|executor)\b")
+
+
+def _platform_owned_settings(user_config: str) -> list[FieldViolation]:
+    """A violation for each line of the user's config that names a platform-owned setting."""
+    problems = []
+    for number, line in enumerate(user_config.splitlines(), 1):
+        found = _PLATFORM_OWNED_RE.search(line.split("//", 1)[0])
+        if found:
+            problems.append(
+                FieldViolation(
+                    "user_config",
+                    f"line {number}: {found[1]} is set by the platform (the run's labels and executor) and cannot"
+                    " be changed in a run's config",
+                )
+            )
+    return problems
+
+
 def render_config(
     *,
     pipeline: str,
@@ -261,6 +283,7 @@ def render_config(
         except ValueError as exc:
             problems.append(FieldViolation(f"params.{name}", str(exc)))
     user_config = user_config or ""
+    problems.extend(_platform_owned_settings(user_config))
     size = len(user_config.encode("utf-8", "surrogatepass"))
     if size > MAX_USER_CONFIG_BYTES:
         problems.append(

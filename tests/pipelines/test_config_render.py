@@ -284,11 +284,8 @@ LABELS = "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core_scrn
 @pytest.mark.parametrize(
     "user",
     [
-        "process.resourceLabels = [:]",
-        "process.resourceLabels = ['run-id': 'someone-else', app: 'x']",
-        "process.executor = 'local'",
-        "process {\n    executor = 'local'\n    resourceLabels = [:]\n}",
         "google.project = 'other'\ngoogle.batch.network = 'x'\ngoogle.batch.usePrivateAddress = false",
+        "process.cpus = 2\nprocess.memory = '4 GB'",
     ],
 )
 def test_platform_lines_are_written_again_after_the_user_config(user: str) -> None:
@@ -308,9 +305,33 @@ def test_platform_lines_are_written_again_after_the_user_config(user: str) -> No
 
 
 def test_local_executor_wins_after_the_user_config_too() -> None:
-    config = render(user_config="process.executor = 'google-batch'", settings=BatchConfigSettings())
+    config = render(user_config="google.project = 'other'", settings=BatchConfigSettings())
     assert _last(config, "process.executor") == "'local'"
     assert config.splitlines()[-1].startswith("process.resourceLabels = ")
+
+
+@pytest.mark.parametrize(
+    ("user", "line"),
+    [
+        ("process.resourceLabels = [:]", 1),
+        ("process.resourceLabels = ['run-id': 'someone-else', app: 'x']", 1),
+        ("process.executor = 'local'", 1),
+        ("process {\n    cpus = 2\n    executor = 'local'\n}", 3),
+        # A selector wins over process-wide values, so the final platform block could not undo these.
+        ("process {\n    withName: 'FASTQC' {\n        resourceLabels = [:]\n    }\n}", 3),
+        ("process {\n    withLabel: 'process_low' { executor = 'local' }\n}", 2),
+    ],
+)
+def test_platform_owned_settings_in_the_user_config_are_refused(user: str, line: int) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        render(user_config=user, settings=BatchConfigSettings(project="lab-prod"))
+    messages = [v.description for v in err.value.violations if v.field == "user_config"]
+    assert messages and messages[0].startswith(f"line {line}: ")
+
+
+def test_a_comment_naming_a_platform_setting_is_fine() -> None:
+    config = render(user_config="process.cpus = 2 // not the executor", settings=BatchConfigSettings())
+    assert "process.cpus = 2" in config
 
 
 # -------------------------------------------------------------------------------------- networks
