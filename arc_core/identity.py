@@ -105,7 +105,8 @@ class Authenticator:
 
     def _identity(self, email: str, *, credentials: tuple[tuple[str, str], ...], service: bool = False) -> Identity:
         email = email.lower()
-        is_admin = email in self.settings.admin_emails or (service and email in self.settings.service_account_emails)
+        # A service account allowed to call is a caller like any other: an admin only when listed as one.
+        is_admin = email in self.settings.admin_emails
         return Identity(email=email, is_admin=is_admin, is_service=service, credentials=credentials)
 
     async def authenticate(self, metadata: Mapping[str, str]) -> Identity:

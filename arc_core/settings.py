@@ -5,6 +5,7 @@ Nothing reads ``os.environ`` at import time: call :func:`load_settings` at start
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -31,6 +32,10 @@ class Settings(BaseSettings):
     auth_mode: Literal["dev", "iap"] = "dev"
     environment: Literal["development", "production"] = "development"
     admin_emails: Annotated[frozenset[str], NoDecode] = frozenset()
+    allow_insecure_dev_auth: bool = Field(
+        default=False,
+        description="Dev identity (a header anyone can set) on a non-loopback bind: only when explicitly true.",
+    )
 
     # Identity (iap mode).
     iap_audience: str = Field(
@@ -41,7 +46,8 @@ class Settings(BaseSettings):
     id_token_audience: str = Field(default="", description="Audience of Google ID tokens from service accounts.")
     id_token_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     service_account_emails: Annotated[frozenset[str], NoDecode] = Field(
-        default=frozenset(), description="Service accounts allowed to call with an ID token (treated as admins)."
+        default=frozenset(),
+        description="Service accounts allowed to call with an ID token (admins only if in admin_emails).",
     )
 
     # Where the services are, for their clients. Unset = this process's gRPC port on loopback.
@@ -129,6 +135,12 @@ class Settings(BaseSettings):
     def _refuse_dev_auth_in_production(self) -> Settings:
         if self.environment == "production" and self.auth_mode == "dev":
             raise ValueError("ARC_AUTH_MODE=dev is refused when ARC_ENVIRONMENT=production; use iap")
+        if self.auth_mode == "dev" and not _is_loopback(self.bind_host) and not self.allow_insecure_dev_auth:
+            raise ValueError(
+                f"ARC_AUTH_MODE=dev takes the caller from a header anyone can send, so it is refused on"
+                f" ARC_BIND_HOST={self.bind_host} (not loopback); use iap, bind to 127.0.0.1, or set"
+                " ARC_ALLOW_INSECURE_DEV_AUTH=true where only trusted callers reach the port"
+            )
         if self.auth_mode == "iap" and not self.iap_audience:
             raise ValueError("ARC_AUTH_MODE=iap needs ARC_IAP_AUDIENCE")
         return self
@@ -151,6 +163,15 @@ class Settings(BaseSettings):
     def service_address(self, service: Literal["runs", "logs", "pipelines", "benchling"]) -> str:
         explicit = getattr(self, f"{service}_address")
         return explicit or f"127.0.0.1:{self.grpc_port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

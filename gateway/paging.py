@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
+
+# Bounds on paging query parameters, so an out-of-range integer is a 400 and never reaches a service
+# (the skip it makes must fit the protos' int32: MAX_PAGE * MAX_PAGE_SIZE < 2**31).
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 1000
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
+# 0 = the service's default page size.
+ServicePageSize = Annotated[int, Query(ge=0, le=MAX_PAGE_SIZE, description="items per page; 0 = default")]
 
 
 def skip_for(page: int, page_size: int, page_token: str | None) -> int:

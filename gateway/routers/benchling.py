@@ -12,6 +12,7 @@ from arc.benchling.v1 import benchling_service_pb2, ngs_pb2
 from arc_core.protos import timestamp
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.paging import ServicePageSize
 
 router = APIRouter(prefix="/api/benchling", tags=["benchling"])
 
@@ -38,7 +39,7 @@ async def list_ngs_runs(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     name_contains: str = "",
-    page_size: int = 0,
+    page_size: ServicePageSize = 0,
     page_token: str = "",
 ) -> dict[str, Any]:
     """Non-archived NGS runs, newest first; ``project``/``instrument`` match an id or a name."""

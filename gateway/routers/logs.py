@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from arc.logs.v1 import log_pb2, logs_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
-from gateway.paging import page_body, skip_for
+from gateway.paging import PageNumber, page_body, skip_for
 from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["logs"])
@@ -144,7 +144,7 @@ async def list_tasks(
     metadata: CallerMetadata,
     status: str | None = None,
     process: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
     page_token: str | None = None,
 ) -> dict[str, Any]:

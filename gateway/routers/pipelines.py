@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.paging import ServicePageSize
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
 
@@ -28,7 +29,7 @@ def schema_json(schema: pipeline_pb2.PipelineSchema) -> dict[str, Any]:
 
 @router.get("", operation_id="list_pipelines")
 async def list_pipelines(
-    backends: Backends, metadata: CallerMetadata, page_size: int = 0, page_token: str = ""
+    backends: Backends, metadata: CallerMetadata, page_size: ServicePageSize = 0, page_token: str = ""
 ) -> dict[str, Any]:
     request = pipelines_service_pb2.ListPipelinesRequest(page_size=page_size, page_token=page_token)
     response = await backends.pipelines.ListPipelines(request, metadata=metadata)

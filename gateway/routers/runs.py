@@ -13,7 +13,7 @@ from arc.runs.v1 import runs_service_pb2
 from arc_core.protos import to_struct
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
-from gateway.paging import page_body, skip_for
+from gateway.paging import PageNumber, page_body, skip_for
 from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -47,7 +47,7 @@ async def list_runs(
     status: str | None = None,
     pipeline: str | None = None,
     user: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: str | None = None,
 ) -> dict[str, Any]:

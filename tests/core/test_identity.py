@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -284,6 +285,19 @@ def test_iap_mode_needs_an_audience(monkeypatch: pytest.MonkeyPatch) -> None:
         make_settings(auth_mode="iap", environment="production")
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.5", "::", "arc.internal"])
+def test_dev_auth_is_refused_on_a_non_loopback_bind(host: str) -> None:
+    with pytest.raises(ValidationError, match=f"refused on ARC_BIND_HOST={re.escape(host)}"):
+        make_settings(auth_mode="dev", bind_host=host)
+    allowed = make_settings(auth_mode="dev", bind_host=host, allow_insecure_dev_auth=True)
+    assert allowed.auth_mode == "dev"  # asked for explicitly
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_dev_auth_on_loopback_is_fine(host: str) -> None:
+    assert make_settings(auth_mode="dev", bind_host=host).bind_host == host
+
+
 def test_production_with_iap_is_accepted() -> None:
     settings = make_settings(environment="production", auth_mode="iap", iap_audience=IAP_AUDIENCE)
     assert settings.auth_mode == "iap"
@@ -459,7 +473,7 @@ async def test_id_token_of_an_allowed_service_account(id_auth: Authenticator, go
     identity = await id_auth.authenticate({AUTHORIZATION_HEADER: f"Bearer {token}"})
     assert identity.email == ROBOT
     assert identity.is_service
-    assert identity.is_admin
+    assert not identity.is_admin  # allowed to call is not allowed to see every run
     assert identity.credentials == ((AUTHORIZATION_HEADER, f"Bearer {token}"),)
     # The scheme is case-insensitive; the issuer may come without https://.
     token = google_key.sign(id_token_claims(iss="accounts.google.com"))
@@ -477,7 +491,21 @@ async def test_id_token_keys_in_jwk_format(key_server: KeyServer) -> None:
         )
     )
     identity = await auth.authenticate({AUTHORIZATION_HEADER: f"Bearer {key.sign(id_token_claims())}"})
-    assert identity.email == ROBOT and identity.is_service and identity.is_admin
+    assert identity.email == ROBOT and identity.is_service and not identity.is_admin
+
+
+async def test_a_service_account_is_an_admin_only_when_listed_as_one(key_server: KeyServer) -> None:
+    key = EsKey("jwk-google-admin")
+    settings = dict(
+        auth_mode="dev",
+        id_token_audience=ID_AUDIENCE,
+        id_token_certs_url=key_server.serve(unique_path("google-jwk"), {"keys": [key.jwk()]}),
+        service_account_emails=ROBOT,
+    )
+    token = {AUTHORIZATION_HEADER: f"Bearer {key.sign(id_token_claims())}"}
+    assert not (await Authenticator(make_settings(**settings)).authenticate(token)).is_admin
+    admin = await Authenticator(make_settings(**settings, admin_emails=ROBOT)).authenticate(token)
+    assert admin.is_service and admin.is_admin
 
 
 @pytest.mark.parametrize(

@@ -186,3 +186,22 @@ async def test_invalid_run_id_is_invalid_argument(platform) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await platform.runs.GetRun(runs_service_pb2.GetRunRequest(run_id="../../etc/passwd"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/benchling/runs?page_size=-812419565811",
+        "/api/benchling/runs?page_size=99999999999999999999",
+        "/api/pipelines?page_size=9223372036854775808",
+        "/api/pipelines?page_size=-1",
+        "/api/runs?page=9223372036854775807",
+        "/api/runs?page=0",
+        "/api/runs?page_size=100000",
+        "/api/runs/run-0a1b2c3d/tasks?page=4294967296",
+    ],
+)
+async def test_out_of_range_integers_are_400_never_500(platform, path: str) -> None:
+    response = await platform.http.get(path, headers={"X-Goog-Authenticated-User-Email": "alice@example.com"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
