@@ -100,6 +100,21 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# What a run writes reaches the database through its orchestrator's report: its texts are bounded.
+REPORTED_TEXT_LIMITS = {"error_message": 16_384, "error_task": 1_024}
+TRUNCATED_MARK = " … [truncated]"
+
+
+def _bounded_texts(fields: dict[str, object]) -> dict[str, object]:
+    """The reported texts cut to their limits (keeping the start, where Nextflow puts the cause)."""
+    bounded: dict[str, object] = {}
+    for name, limit in REPORTED_TEXT_LIMITS.items():
+        value = fields.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            bounded[name] = value[: limit - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+    return bounded
+
+
 def new_run_id() -> str:
     return f"run-{secrets.token_hex(4)}"
 
@@ -363,6 +378,7 @@ class RunsService:
             raise Unauthenticated("invalid run token")
         if target not in st.STATUSES or target == st.PENDING:
             raise InvalidArgument(f"status {target!r} cannot be reported")
+        fields = {**fields, **_bounded_texts(fields)}
         result = await self.store.move(
             run_id, target, reason="reported by orchestrator", actor="orchestrator", fields=fields, at=at
         )

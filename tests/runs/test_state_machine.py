@@ -136,3 +136,15 @@ async def test_user_stats_follow_runs(runs_service: RunsService) -> None:
     await insert_run(runs_service, owner=owner, sample_count=5)
     user = await runs_service.store.get_user(owner)
     assert user["stats"] == {"total_runs": 2, "successful_runs": 1, "total_samples_processed": 3}
+
+
+async def test_a_reported_error_text_is_bounded(platform, runs_service: RunsService) -> None:
+    # The error text comes from what the run wrote (Nextflow's log): a hostile run could send megabytes.
+    run_id = await run_at(runs_service, st.RUNNING)
+    token = await runs_service.issue_orchestrator_token(run_id)
+    huge = runs_service_pb2.ReportRunStatusRequest(
+        run_id=run_id, status=run_pb2.Run.FAILED, exit_code=1, error_message="E" * 2_000_000, error_task="T" * 50_000
+    )
+    run = await platform.runs.ReportRunStatus(huge, metadata=(("x-arc-run-token", token),))
+    assert len(run.error_message) <= 16_384 and run.error_message.startswith("EEEE")
+    assert run.error_message.endswith("[truncated]") and len(run.error_task) <= 1_024
