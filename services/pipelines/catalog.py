@@ -14,6 +14,7 @@ rather than on the first request.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -100,6 +101,11 @@ _MANIFEST_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"enum": list(PLATFORM_VALUE_KINDS)},
         },
         "unknown_params": {"enum": ["reject", "ignore"]},
+        # Params users may not set (names or fnmatch patterns), e.g. those that load remote config.
+        "forbidden_params": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
         "resource_caps": {"enum": list(RESOURCE_CAPS_KINDS)},
         "samplesheet": {
             "type": "object",
@@ -170,6 +176,7 @@ class Pipeline:
     default_version: str
     versions: tuple[VersionInfo, ...]  # newest first
     platform_params: Mapping[str, str]  # param name -> what fills it ("samplesheet" | "results")
+    forbidden_params: Mapping[str, str] = field(default_factory=dict)  # name or pattern -> why
 
     @property
     def version_names(self) -> tuple[str, ...]:
@@ -277,6 +284,11 @@ class PipelineVersionSchema:
     # One JSON schema for the params object (groups merged, platform params not required), compiled.
     params_validator: Any = field(repr=False, default=None)
     resource_caps: str = "resource_limits"  # one of RESOURCE_CAPS_KINDS
+    forbidden_params: Mapping[str, str] = field(default_factory=dict)  # name or fnmatch pattern -> why
+
+    def forbidden_reason(self, name: str) -> str | None:
+        """Why a user may not set ``name``, or None when they may."""
+        return next((why for pattern, why in self.forbidden_params.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
     @property
     def params(self) -> tuple[ParamSpec, ...]:
@@ -436,6 +448,7 @@ def _load_pipeline(folder: Path, problems: list[str]) -> _Entry | None:
             for v in ordered
         ),
         platform_params=platform,
+        forbidden_params=dict(manifest.get("forbidden_params") or {}),
     )
     sheet_cfg = manifest.get("samplesheet") or {"sample_column": "sample"}
     caps_by_version = {v["version"]: v.get("resource_caps", "") for v in raw_versions}
@@ -495,6 +508,7 @@ def _load_version(
         param_groups=_param_groups(params_raw, combined, platform),
         required_any_of=_required_any_of(combined),
         platform_params=platform,
+        forbidden_params=pipeline.forbidden_params,
         unknown_params=unknown_params,
         samplesheet=spec,
         params_schema=params_raw,

@@ -136,6 +136,10 @@ def check_params(schema: PipelineVersionSchema, params: Mapping[str, Any]) -> li
             )
             out.append(FieldViolation(f"params.{name}", f"is set by the platform ({what}); do not pass it"))
             continue
+        forbidden = schema.forbidden_reason(name)
+        if forbidden is not None:
+            out.append(FieldViolation(f"params.{name}", f"may not be set on this platform: {forbidden}"))
+            continue
         if name not in known and schema.unknown_params == "reject":
             hint = difflib.get_close_matches(name, sorted(known - set(schema.platform_params)), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""

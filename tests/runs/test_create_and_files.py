@@ -192,3 +192,22 @@ async def test_read_run_file_refuses_escapes(platform) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call.read()
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["custom_config_base", "custom_config_version", "hook_url", "email", "config_profile_url", "igenomes_base"],
+)
+async def test_params_that_load_remote_config_or_leak_are_refused(platform, param: str) -> None:
+    # nf-core's custom_config_base makes the pipeline includeConfig Groovy from that URL (nfcore_custom.config):
+    # code from anywhere running on the orchestrator's VM.
+    before = (await platform.http.get("/api/runs?page_size=500", headers=ALICE_HTTP)).json()["total"]
+    response = await platform.http.post(
+        "/api/runs", json=body(params={**PARAMS, param: "https://evil.example.com/x"}), headers=ALICE_HTTP
+    )
+    assert response.status_code == 400, response.text
+    details = next(d for d in response.json()["error"]["details"] if d["@type"].endswith("google.rpc.BadRequest"))
+    violation = next(v for v in details["field_violations"] if v["field"] == f"params.{param}")
+    assert "may not be set on this platform" in violation["description"]
+    after = (await platform.http.get("/api/runs?page_size=500", headers=ALICE_HTTP)).json()["total"]
+    assert after == before  # nothing was created
