@@ -21,11 +21,19 @@ class FieldViolation:
 class ArcError(Exception):
     """Base class: a handled failure with a message safe to show to a caller."""
 
-    def __init__(self, message: str, *, reason: str = "", metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.metadata = dict(metadata or {})
+        self.retry_after_seconds = retry_after_seconds  # sent as google.rpc.RetryInfo (REST: Retry-After)
 
 
 class InvalidArgument(ArcError):

@@ -7,8 +7,10 @@ the gateway unchanged through Runs.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -56,6 +58,12 @@ def to_status(exc: errors.ArcError) -> grpc.Status:
         info = error_details_pb2.ErrorInfo(reason=exc.reason or code.name, domain=DOMAIN, metadata=exc.metadata)
         packed = any_pb2.Any()
         packed.Pack(info)
+        details.append(packed)
+    if exc.retry_after_seconds is not None:
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(timedelta(seconds=max(0.0, exc.retry_after_seconds)))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         details.append(packed)
     status = status_pb2.Status(code=code.value[0], message=exc.message, details=details)
     return rpc_status.to_status(status)

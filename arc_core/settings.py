@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
 
     # Executors (ARC_LOCAL_*, ARC_ORCHESTRATOR_*, ARC_BATCH_*).
+    max_active_runs_per_user: int = Field(
+        default=20, ge=1, description="Runs a user may have pending, submitted or running at once."
+    )
+    max_runs_created_per_hour: int = Field(
+        default=100, ge=1, description="Runs (recoveries included) a user may create in any hour."
+    )
     local_max_concurrent_runs: int = Field(default=2, ge=1, description="Local orchestrators running at once.")
     local_cancel_grace_seconds: float = Field(default=10.0, ge=0, description="SIGTERM to SIGKILL on cancel.")
     orchestrator_image: str = Field(default="", description="Container image of the orchestrator (batch).")

@@ -7,6 +7,7 @@ status Google documents for each ``google.rpc.Code``.
 from __future__ import annotations
 
 import logging
+import math
 
 import grpc
 from fastapi import FastAPI, Request
@@ -52,7 +53,12 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> JSONResponse:
         message = "internal error"
     elif code == grpc.StatusCode.UNAVAILABLE and "failed to connect" in message.lower():
         message = "a backend service is unavailable; try again shortly"
-    return JSONResponse(error_body(code.name, message, details), status_code=http_status)
+    headers = {}
+    retry = next((d for d in details if d.get("@type", "").endswith("google.rpc.RetryInfo")), None)
+    if retry is not None:
+        seconds = float(str(retry.get("retry_delay", "0s")).rstrip("s") or 0)
+        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return JSONResponse(error_body(code.name, message, details), status_code=http_status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -64,7 +70,10 @@ def install(app: FastAPI) -> None:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         violations = [
             {
-                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+                # Named as the services name fields: `page_size`, not `query.page_size`.
+                "field": ".".join(str(p) for p in err["loc"][1:] if p != "body")
+                if err["loc"] and err["loc"][0] in ("query", "path", "header", "body")
+                else ".".join(str(p) for p in err["loc"]),
                 "description": err["msg"],
             }
             for err in exc.errors()

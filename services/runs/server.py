@@ -16,7 +16,7 @@ from services.runs.executors.factory import make_executor
 from services.runs.launcher import RunLauncher
 from services.runs.progress import ProgressFeed
 from services.runs.reconciler import Reconciler
-from services.runs.service import RunsService
+from services.runs.service import RunsService, UserLimits
 from services.runs.servicer import REPORT_METHOD, SERVICE_NAME, RunsServicer
 from services.runs.store import RunStore
 
@@ -54,6 +54,9 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         pipelines=PipelinesClient(pipelines_channel),
         launcher=launcher,
         progress=progress,
+        limits=UserLimits(
+            max_active=settings.max_active_runs_per_user, max_per_hour=settings.max_runs_created_per_hour
+        ),
     )
     reconciler = Reconciler(
         store=store,

@@ -21,7 +21,14 @@ from typing import Any, Protocol
 import asyncpg
 import yaml
 
-from arc_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated, Unavailable
+from arc_core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from arc_core.identity import Identity
 from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
@@ -115,6 +122,17 @@ def _bounded_texts(fields: dict[str, object]) -> dict[str, object]:
     return bounded
 
 
+CREATION_WINDOW_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class UserLimits:
+    """Per-user limits on creating runs (``ARC_MAX_ACTIVE_RUNS_PER_USER``, ``ARC_MAX_RUNS_CREATED_PER_HOUR``)."""
+
+    max_active: int = 20
+    max_per_hour: int = 100
+
+
 def new_run_id() -> str:
     return f"run-{secrets.token_hex(4)}"
 
@@ -129,7 +147,9 @@ class RunsService:
         pipelines: PipelinesPort,
         launcher: RunLauncher,
         progress: ProgressFeed | None = None,
+        limits: UserLimits | None = None,
     ) -> None:
+        self.limits = limits or UserLimits()
         self.store = store
         self.storage = storage
         self.hub = hub
@@ -168,6 +188,7 @@ class RunsService:
             existing = await self.store.get_by_request_id(caller.email, request_id)
             if existing is not None:
                 return existing
+        await self._check_user_limits(caller)
         sample_count = await self.pipelines.validate_run_inputs(
             caller,
             pipeline=run.pipeline,
@@ -232,6 +253,29 @@ class RunsService:
             await asyncio.shield(self._fail_unstored(run_id, exc))
             raise
         return await self.launcher.submit(row, token, resume_session_id=lineage.resume_session_id if lineage else None)
+
+    async def _check_user_limits(self, caller: Identity) -> None:
+        """RESOURCE_EXHAUSTED (REST 429 with Retry-After) past the user's active-run or hourly creation limit.
+
+        Counted in the database, so every replica sees the same numbers; two creates racing at the limit may
+        both pass (a bound, not an exact quota)."""
+        active, recent, oldest = await self.store.creation_load(caller.email, CREATION_WINDOW_SECONDS)
+        if active >= self.limits.max_active:
+            raise ResourceExhausted(
+                f"{caller.email} has {active} active runs; the limit is {self.limits.max_active}."
+                " Wait for one to finish or cancel one.",
+                reason="TOO_MANY_ACTIVE_RUNS",
+                retry_after_seconds=60.0,
+            )
+        if recent >= self.limits.max_per_hour:
+            wait = CREATION_WINDOW_SECONDS
+            if oldest is not None:
+                wait = max(1.0, CREATION_WINDOW_SECONDS - (datetime.now(UTC) - oldest).total_seconds())
+            raise ResourceExhausted(
+                f"{caller.email} created {recent} runs in the last hour; the limit is {self.limits.max_per_hour}.",
+                reason="RUN_CREATION_RATE",
+                retry_after_seconds=wait,
+            )
 
     async def _write_inputs(self, root: str, run: RunInput, rendered_config: str) -> None:
         params = dict(run.params)

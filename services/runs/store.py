@@ -119,6 +119,23 @@ class RunStore:
     async def get_run(self, run_id: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow(f"SELECT {_SELECT} FROM runs WHERE run_id = $1", run_id)
 
+    async def creation_load(self, user_email: str, window_seconds: float) -> tuple[int, int, datetime | None]:
+        """(active runs, runs created in the window, the oldest creation in the window) of one user; each
+        count reads a few index entries (idx_runs_user_active, idx_runs_user_created_run), not the user's
+        whole history."""
+        row = await self.pool.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM runs
+                    WHERE user_email = $1 AND status IN ('pending', 'submitted', 'running')) AS active,
+                   recent.n AS recent, recent.oldest AS oldest
+            FROM (SELECT count(*) AS n, min(created_at) AS oldest FROM runs
+                  WHERE user_email = $1 AND created_at > now() - make_interval(secs => $2)) AS recent
+            """,
+            user_email,
+            window_seconds,
+        )
+        return int(row["active"]), int(row["recent"]), row["oldest"]
+
     async def get_by_request_id(self, user_email: str, request_id: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow(
             f"SELECT {_SELECT} FROM runs WHERE user_email = $1 AND request_id = $2", user_email, request_id

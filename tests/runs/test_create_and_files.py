@@ -211,3 +211,38 @@ async def test_params_that_load_remote_config_or_leak_are_refused(platform, para
     assert "may not be set on this platform" in violation["description"]
     after = (await platform.http.get("/api/runs?page_size=500", headers=ALICE_HTTP)).json()["total"]
     assert after == before  # nothing was created
+
+
+async def test_per_user_limits_answer_429_with_retry_after(make_database, tmp_path) -> None:
+    from tests.support.platform import running_platform
+    from tests.support.runs import insert_run
+
+    dsn = await make_database()
+    async with running_platform(
+        database_url=dsn,
+        data_dir=tmp_path,
+        targets=["runs", "pipelines", "gateway"],
+        max_active_runs_per_user=2,
+        max_runs_created_per_hour=3,
+    ) as running:
+        store = running.service("runs").store
+        for _ in range(2):
+            await insert_run(store, status="running", user_email="alice@example.com")
+        busy = await running.http.post("/api/runs", json=body(), headers=ALICE_HTTP)
+        assert busy.status_code == 429, busy.text
+        assert busy.json()["error"]["code"] == "RESOURCE_EXHAUSTED" and "active runs" in busy.json()["error"]["message"]
+        assert int(busy.headers["Retry-After"]) >= 1
+        # Another user is not held back by alice's runs.
+        bob = {"X-Goog-Authenticated-User-Email": "bob@example.com"}
+        assert (await running.http.post("/api/runs", json=body(), headers=bob)).status_code == 201
+
+        # Three created within the hour (finished ones too) hit the creation rate.
+        await insert_run(store, status="completed", user_email="alice@example.com")
+        for run in await store.pool.fetch("SELECT run_id FROM runs WHERE user_email = 'alice@example.com'"):
+            if (await store.get_run(run["run_id"]))["status"] == "running":
+                await store.move(run["run_id"], "cancelled", reason="test", actor="test")
+        fast = await running.http.post("/api/runs", json=body(), headers=ALICE_HTTP)
+        assert fast.status_code == 429 and "in the last hour" in fast.json()["error"]["message"]
+        assert 3000 < int(fast.headers["Retry-After"]) <= 3600  # when the oldest leaves the window
+        retry = next(d for d in fast.json()["error"]["details"] if d["@type"].endswith("google.rpc.RetryInfo"))
+        assert retry["retry_delay"].endswith("s")
