@@ -14,6 +14,7 @@ from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
 from arc_core.grpc_client import open_channel
 from arc_core.settings import Settings
 from gateway import errors
+from gateway.body_limit import BodyLimit
 from gateway.deps import Stubs
 from gateway.routers import benchling, health, logs, pipelines, runs
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(logs.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from arc_core.errors import ViolationCollector
 MAX_SAMPLESHEET_BYTES = 10 * 1024 * 1024
 MAX_CONFIG_BYTES = 100 * 1024
 MAX_REQUEST_ID = 100
+MAX_PARAMS_BYTES = 256 * 1024  # the params as JSON
+MAX_NOTE_BYTES = 4 * 1024  # recovery notes, names
 
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,48}(/[a-z0-9][a-z0-9_.-]{0,48})?$")
 # semver.org's own pattern.
@@ -50,6 +53,9 @@ def check_run_input(run: RunInput) -> None:
     config_size = len(run.config_content.encode())
     if config_size > MAX_CONFIG_BYTES:
         problems.add("config_content", f"is {config_size} bytes; the limit is {MAX_CONFIG_BYTES} (100 KB)")
+    params_size = len(json.dumps(run.params, default=str).encode())
+    if params_size > MAX_PARAMS_BYTES:
+        problems.add("params", f"is {params_size} bytes as JSON; the limit is {MAX_PARAMS_BYTES} (256 KB)")
     for name in PLATFORM_PARAMS:
         if name in run.params:
             problems.add(f"params.{name}", "is set by the platform and cannot be given")

@@ -23,6 +23,7 @@ import yaml
 
 from arc_core.errors import (
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -33,7 +34,7 @@ from arc_core.identity import Identity
 from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
 from services.runs.events import RunEventHub
-from services.runs.inputs import RunInput, check_run_id, check_run_input
+from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input
 from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
 from services.runs.progress import ProcessCounts, ProgressFeed
@@ -371,6 +372,11 @@ class RunsService:
                 f"run {run_id} is {parent['status']}; only a failed or cancelled run can be recovered",
                 reason="RUN_NOT_RECOVERABLE",
                 metadata={"current_status": parent["status"]},
+            )
+        if len(recovery.notes.encode()) > MAX_NOTE_BYTES:
+            raise InvalidArgument(
+                "invalid recovery",
+                [FieldViolation("notes", f"is over the limit of {MAX_NOTE_BYTES} bytes (4 KB)")],
             )
         lineage = Lineage(parent_run_id=run_id, notes=recovery.notes or None, work_dir=None, session_id=None)
         if recovery.reuse_work_dir:

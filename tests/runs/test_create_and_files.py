@@ -246,3 +246,33 @@ async def test_per_user_limits_answer_429_with_retry_after(make_database, tmp_pa
         assert 3000 < int(fast.headers["Retry-After"]) <= 3600  # when the oldest leaves the window
         retry = next(d for d in fast.json()["error"]["details"] if d["@type"].endswith("google.rpc.RetryInfo"))
         assert retry["retry_delay"].endswith("s")
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(platform) -> None:
+    # A declared length over the limit: refused without reading a byte.
+    huge = b'{"pipeline": "nf-core/scrnaseq", "samplesheet_csv": "' + b"x" * (20 * 1024 * 1024) + b'"}'
+    response = await platform.http.post(
+        "/api/runs", content=huge, headers={**ALICE_HTTP, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    # A chunked body (no Content-Length) is counted as it arrives.
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"x" * (512 * 1024)
+
+    streamed = await platform.http.post(
+        "/api/runs", content=chunks(), headers={**ALICE_HTTP, "Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    # Under the limit, the route answers as usual.
+    assert (await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)).status_code == 201
+
+
+async def test_params_and_notes_are_bounded(platform) -> None:
+    big = await platform.http.post(
+        "/api/runs", json=body(params={**PARAMS, "multiqc_title": "t" * 300_000}), headers=ALICE_HTTP
+    )
+    assert big.status_code == 400
+    fields = [v["field"] for d in big.json()["error"]["details"] for v in d.get("field_violations", [])]
+    assert "params" in fields
