@@ -19,8 +19,23 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
 
 
-def open_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel: inside a cluster the mesh or the load balancer carries TLS."""
+class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Gives every unary call that has none a deadline; streams keep theirs open (no interceptor here)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        if client_call_details.timeout is None:
+            client_call_details = client_call_details._replace(timeout=self.seconds)
+        return await continuation(client_call_details, request)
+
+
+def open_channel(address: str, *, unary_deadline_seconds: float | None = None) -> grpc.aio.Channel:
+    """An insecure channel: inside a cluster the mesh or the load balancer carries TLS.
+
+    ``unary_deadline_seconds``: the deadline of every unary call that sets none (the gateway's calls)."""
+    interceptors = [DefaultDeadline(unary_deadline_seconds)] if unary_deadline_seconds else None
     return grpc.aio.insecure_channel(
         address,
         options=[
@@ -28,6 +43,7 @@ def open_channel(address: str) -> grpc.aio.Channel:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 1),
         ],
+        interceptors=interceptors,
     )
 
 

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     )
 
     # Executors (ARC_LOCAL_*, ARC_ORCHESTRATOR_*, ARC_BATCH_*).
+    gateway_rpc_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Deadline of each unary call from the gateway to a service."
+    )
     max_active_runs_per_user: int = Field(
         default=20, ge=1, description="Runs a user may have pending, submitted or running at once."
     )

@@ -32,7 +32,9 @@ def create_app(settings: Settings) -> FastAPI:
         channels: dict[str, object] = {}
         for name in _SERVICES:
             address = settings.service_address(name)  # type: ignore[arg-type]
-            channels.setdefault(address, open_channel(address))
+            channels.setdefault(
+                address, open_channel(address, unary_deadline_seconds=settings.gateway_rpc_timeout_seconds)
+            )
         channel = {name: channels[settings.service_address(name)] for name in _SERVICES}  # type: ignore[arg-type]
         app.state.stubs = Stubs(
             runs=runs_service_pb2_grpc.RunsServiceStub(channel["runs"]),
