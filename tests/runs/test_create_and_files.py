@@ -276,3 +276,12 @@ async def test_params_and_notes_are_bounded(platform) -> None:
     assert big.status_code == 400
     fields = [v["field"] for d in big.json()["error"]["details"] for v in d.get("field_violations", [])]
     assert "params" in fields
+
+    from tests.support.runs import insert_run
+
+    failed = await insert_run(platform.service("runs").store, status="failed", user_email="alice@example.com")
+    long_notes = await platform.http.post(
+        f"/api/runs/{failed}/recover", json={"notes": "n" * 5000, "reuse_work_dir": False}, headers=ALICE_HTTP
+    )
+    assert long_notes.status_code == 400
+    assert long_notes.json()["error"]["details"][0]["field_violations"][0]["field"] == "notes"
