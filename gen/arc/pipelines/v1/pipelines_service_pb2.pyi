@@ -39,24 +39,40 @@ class GetPipelineSchemaRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class ValidateRunInputsRequest(_message.Message):
-    __slots__ = ("pipeline", "pipeline_version", "params", "samplesheet_csv", "samplesheet_only")
+    __slots__ = ("pipeline", "pipeline_version", "params", "samplesheet_csv", "samplesheet_only", "user_config")
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     SAMPLESHEET_CSV_FIELD_NUMBER: _ClassVar[int]
     SAMPLESHEET_ONLY_FIELD_NUMBER: _ClassVar[int]
+    USER_CONFIG_FIELD_NUMBER: _ClassVar[int]
     pipeline: str
     pipeline_version: str
     params: _struct_pb2.Struct
     samplesheet_csv: str
     samplesheet_only: bool
-    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ..., samplesheet_only: _Optional[bool] = ...) -> None: ...
+    user_config: str
+    def __init__(self, pipeline: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., samplesheet_csv: _Optional[str] = ..., samplesheet_only: _Optional[bool] = ..., user_config: _Optional[str] = ...) -> None: ...
+
+class InputPath(_message.Message):
+    __slots__ = ("field", "uri", "kind", "must_exist")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MUST_EXIST_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    uri: str
+    kind: str
+    must_exist: bool
+    def __init__(self, field: _Optional[str] = ..., uri: _Optional[str] = ..., kind: _Optional[str] = ..., must_exist: _Optional[bool] = ...) -> None: ...
 
 class ValidateRunInputsResponse(_message.Message):
-    __slots__ = ("sample_count",)
+    __slots__ = ("sample_count", "input_paths")
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_PATHS_FIELD_NUMBER: _ClassVar[int]
     sample_count: int
-    def __init__(self, sample_count: _Optional[int] = ...) -> None: ...
+    input_paths: _containers.RepeatedCompositeFieldContainer[InputPath]
+    def __init__(self, sample_count: _Optional[int] = ..., input_paths: _Optional[_Iterable[_Union[InputPath, _Mapping]]] = ...) -> None: ...
 
 class RenderConfigRequest(_message.Message):
     __slots__ = ("pipeline", "pipeline_version", "params", "user_config", "run_id")
