@@ -64,7 +64,7 @@ def run(schema: object, csv_text: str, repeat: int) -> tuple[list[float], str]:
     for _ in range(repeat):
         start = time.perf_counter()
         try:
-            outcome = f"{validate_run_inputs(schema, PARAMS, csv_text)} samples"  # type: ignore[arg-type]
+            outcome = f"{validate_run_inputs(schema, PARAMS, csv_text).sample_count} samples"  # type: ignore[arg-type]
         except InvalidArgument as exc:
             outcome = f"InvalidArgument, {exc.metadata['violation_count']} violations"
         times.append(time.perf_counter() - start)

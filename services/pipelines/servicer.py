@@ -130,10 +130,16 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
                 [FieldViolation("params", "must be empty when samplesheet_only is set")],
             )
         # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
-        count = await asyncio.to_thread(
+        report = await asyncio.to_thread(
             validate_run_inputs, schema, params, request.samplesheet_csv, samplesheet_only=request.samplesheet_only
         )
-        return pipelines_service_pb2.ValidateRunInputsResponse(sample_count=count)
+        return pipelines_service_pb2.ValidateRunInputsResponse(
+            sample_count=report.sample_count,
+            input_paths=[
+                pipelines_service_pb2.InputPath(field=p.field, uri=p.uri, kind=p.kind, must_exist=p.must_exist)
+                for p in report.input_paths
+            ],
+        )
 
     async def RenderConfig(
         self, request: pipelines_service_pb2.RenderConfigRequest, context: grpc.aio.ServicerContext

@@ -11,6 +11,11 @@ Locations (``FieldViolation.field``):
   count too, so for a file without multi-line quoted cells row N is on line N + 1;
 * ``samplesheet`` for the file as a whole (empty, too large, no samples).
 
+Valid inputs come back with the paths they name (:class:`InputPathRef`, the same locations as above):
+params whose schema says ``format: file-path | directory-path | path`` (or ``exists``), and samplesheet
+cells of file columns (``format`` in the column schema, or the manifest's read-pair columns). Whether those
+paths are allowed, and whether they exist, is for the Runs service to check: it knows the caller.
+
 Samplesheet rules follow nf-validation: columns the schema does not know are tolerated (returned in the
 report, not a violation); empty cells count as absent; ``unique`` in the column schema is honoured. The
 manifest adds the pipeline's own rules: whether a sample may span rows (nf-core/scrnaseq merges rows that
@@ -28,6 +33,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import eq, itemgetter
 from typing import Any
 
@@ -75,6 +81,20 @@ _FAST_KEYWORDS = frozenset(
 _ROW_KEYWORDS = frozenset({"type", "properties", "required", "description", "title", "$comment"})
 
 
+# nf-schema ``format`` values that name a path, and the InputPath ``kind`` each one becomes.
+PATH_FORMATS = {"file-path": "file", "directory-path": "directory", "path": "path"}
+
+
+@dataclass(frozen=True)
+class InputPathRef:
+    """A path the inputs name: where (``params.fasta``, ``samplesheet[row 2].fastq_1``), what, and its kind."""
+
+    field: str
+    uri: str
+    kind: str  # "file" | "directory" | "path" (either)
+    must_exist: bool
+
+
 @dataclass(frozen=True)
 class SamplesheetReport:
     """What ``check_samplesheet`` found."""
@@ -84,6 +104,16 @@ class SamplesheetReport:
     samples: tuple[str, ...]  # distinct sample names, in first-seen order
     unknown_columns: tuple[str, ...]  # header columns the schema does not know (tolerated)
     violations: tuple[FieldViolation, ...]
+    # Non-empty cells of file columns, in row order: (data row number, column, value).
+    file_cells: tuple[tuple[int, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInputsReport:
+    """Valid run inputs: the number of distinct samples and every path they name."""
+
+    sample_count: int
+    input_paths: tuple[InputPathRef, ...]
 
 
 def validate_run_inputs(
@@ -93,8 +123,8 @@ def validate_run_inputs(
     *,
     max_violations: int = DEFAULT_MAX_VIOLATIONS,
     samplesheet_only: bool = False,
-) -> int:
-    """Validate a run's params and samplesheet; return the number of distinct samples.
+) -> RunInputsReport:
+    """Validate a run's params and samplesheet; return the sample count and the paths they name.
 
     Raises one ``InvalidArgument`` carrying every violation (params first, then the samplesheet in row
     order), capped at ``max_violations`` with a last entry saying how many more were found.
@@ -116,7 +146,53 @@ def validate_run_inputs(
             reason="INVALID_RUN_INPUTS",
             metadata={"violation_count": str(total)},
         )
-    return report.sample_count
+    paths = [] if samplesheet_only else param_input_paths(pipeline_version_schema, params)
+    kinds = _samplesheet_file_kinds(pipeline_version_schema.samplesheet)
+    paths.extend(
+        InputPathRef(f"samplesheet[row {row_no}].{column}", value, kinds[column], True)
+        for row_no, column, value in report.file_cells
+    )
+    return RunInputsReport(report.sample_count, tuple(paths))
+
+
+def param_input_paths(schema: PipelineVersionSchema, params: Mapping[str, Any]) -> list[InputPathRef]:
+    """The path params that are set (non-empty strings), in name order."""
+    out: list[InputPathRef] = []
+    for name, kind, must_exist in _path_params(schema):
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            out.append(InputPathRef(f"params.{name}", value, kind, must_exist))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _path_params(schema: PipelineVersionSchema) -> tuple[tuple[str, str, bool], ...]:
+    """(name, kind, must_exist) of every user param whose schema names a path (``format`` or ``exists``)."""
+    raw = schema.params_schema
+    properties: dict[str, Any] = {}
+    for defs_key in ("definitions", "$defs"):
+        for group in (raw.get(defs_key) or {}).values():
+            if isinstance(group, dict):
+                properties.update(group.get("properties") or {})
+    properties.update(raw.get("properties") or {})
+    found = []
+    for name, spec in sorted(properties.items()):
+        if not isinstance(spec, dict) or name in schema.platform_params:
+            continue
+        fmt = spec.get("format")
+        if fmt in PATH_FORMATS or "exists" in spec:
+            found.append((name, PATH_FORMATS.get(fmt, "path"), spec.get("exists") is True))
+    return tuple(found)
+
+
+def _samplesheet_file_kinds(spec: SamplesheetSpec) -> dict[str, str]:
+    """Column name -> kind, for the columns that name files."""
+    reads = set(spec.paired_reads or ())
+    return {
+        c.name: PATH_FORMATS.get(c.format, "file")
+        for c in spec.columns
+        if c.format in PATH_FORMATS or "exists" in c.schema or c.name in reads
+    }
 
 
 # ------------------------------------------------------------------------------------------------ params
@@ -212,8 +288,10 @@ def check_samplesheet(spec: SamplesheetSpec, samplesheet_csv: str) -> Sampleshee
     """Every problem with the samplesheet, plus its sample count (see the module docstring for rules)."""
     out: list[FieldViolation] = []
 
+    files: list[tuple[int, str, str]] = []
+
     def report(samples: tuple[str, ...] = (), rows: int = 0, unknown: tuple[str, ...] = ()) -> SamplesheetReport:
-        return SamplesheetReport(len(samples), rows, samples, unknown, tuple(out))
+        return SamplesheetReport(len(samples), rows, samples, unknown, tuple(out), tuple(files))
 
     size = len(samplesheet_csv.encode("utf-8", "surrogatepass"))
     if size > MAX_SAMPLESHEET_BYTES:
@@ -254,7 +332,7 @@ def check_samplesheet(spec: SamplesheetSpec, samplesheet_csv: str) -> Sampleshee
     known = {c.name for c in spec.columns}
     unknown = tuple(h for h in header if h and h not in known)
 
-    checker = _RowChecker(spec, positions, len(header), out)
+    checker = _RowChecker(spec, positions, len(header), out, files)
     chunk: list[list[str]] = []
     row_no = 0  # rows handed to the checker so far
     try:
@@ -288,9 +366,16 @@ class _RowChecker:
     """
 
     def __init__(
-        self, spec: SamplesheetSpec, positions: Mapping[str, int], ncols: int, out: list[FieldViolation]
+        self,
+        spec: SamplesheetSpec,
+        positions: Mapping[str, int],
+        ncols: int,
+        out: list[FieldViolation],
+        files: list[tuple[int, str, str]] | None = None,
     ) -> None:
         self.out = out
+        self.files = files if files is not None else []
+        self.file_columns = [(positions[name], name) for name in _samplesheet_file_kinds(spec) if name in positions]
         self.ncols = ncols
         self.positions = positions
         self.checks = [
@@ -356,6 +441,12 @@ class _RowChecker:
             seen.update(zip(keys, range(first_row_no, first_row_no + len(keys)), strict=True))
         if self.sample_idx is not None:
             self.samples.update(dict.fromkeys(filter(None, column(self.sample_idx))))
+        if self.file_columns:
+            add_file, file_columns = self.files.append, self.file_columns
+            for row_no, row in enumerate(rows, start=first_row_no):
+                for i, name in file_columns:
+                    if row[i]:
+                        add_file((row_no, name, row[i]))
         return True
 
     def _flush_blank_rows(self) -> None:
@@ -392,6 +483,9 @@ class _RowChecker:
                 first = seen.setdefault(key, row_no)
                 if first != row_no:
                     add(FieldViolation(f"samplesheet[row {row_no}].{rule.column}", rule.message(key, first)))
+            for i, name in self.file_columns:
+                if i < n and row[i]:
+                    self.files.append((row_no, name, row[i]))
             sample = row[sample_idx] if sample_idx is not None and sample_idx < n else ""
             if sample:
                 samples.setdefault(sample, None)

@@ -48,12 +48,12 @@ def sheet_problems(schema: PipelineVersionSchema, csv_text: str) -> dict[str, st
 
 def test_valid_inputs_answer_the_sample_count(scrnaseq) -> None:
     # Two lanes of PBMC_1 are one sample: nf-core/scrnaseq concatenates rows that share a sample name.
-    assert validate_run_inputs(scrnaseq, PARAMS, GOOD) == 2
+    assert validate_run_inputs(scrnaseq, PARAMS, GOOD).sample_count == 2
 
 
 def test_fasta_and_gtf_instead_of_genome(scrnaseq) -> None:
     params = {"protocol": "auto", "fasta": "gs://refs/genome.fa.gz", "gtf": "gs://refs/genes.gtf"}
-    assert validate_run_inputs(scrnaseq, params, GOOD) == 2
+    assert validate_run_inputs(scrnaseq, params, GOOD).sample_count == 2
 
 
 def test_bom_crlf_and_quoting_are_accepted(scrnaseq) -> None:
@@ -62,8 +62,8 @@ def test_bom_crlf_and_quoting_are_accepted(scrnaseq) -> None:
         '"PBMC_1","s3://b/PBMC_1_R1.fastq.gz",s3://b/PBMC_1_R2.fastq.gz,"5000","Genomics Core, Bldg 2"\r\n'
         'PBMC_2,s3://b/PBMC_2_R1.fastq.gz,s3://b/PBMC_2_R2.fastq.gz,,"multi\r\nline ""quoted"" centre"\r\n'
     )
-    assert validate_run_inputs(scrnaseq, PARAMS, csv_text) == 2
-    assert validate_run_inputs(scrnaseq, PARAMS, GOOD.replace("\n", "\r")) == 2  # old Mac line ends
+    assert validate_run_inputs(scrnaseq, PARAMS, csv_text).sample_count == 2
+    assert validate_run_inputs(scrnaseq, PARAMS, GOOD.replace("\n", "\r")).sample_count == 2  # old Mac line ends
 
 
 def test_unknown_columns_are_tolerated_and_reported(scrnaseq) -> None:
@@ -75,11 +75,11 @@ def test_unknown_columns_are_tolerated_and_reported(scrnaseq) -> None:
 
 
 def test_trailing_blank_rows_are_ignored(scrnaseq) -> None:
-    assert validate_run_inputs(scrnaseq, PARAMS, GOOD + "\n\n,,,\n") == 2
+    assert validate_run_inputs(scrnaseq, PARAMS, GOOD + "\n\n,,,\n").sample_count == 2
 
 
 def test_none_params_mean_unset(scrnaseq) -> None:
-    assert validate_run_inputs(scrnaseq, {**PARAMS, "fasta": None, "email": None}, GOOD) == 2
+    assert validate_run_inputs(scrnaseq, {**PARAMS, "fasta": None, "email": None}, GOOD).sample_count == 2
 
 
 def test_normalize_samplesheet() -> None:
@@ -404,7 +404,7 @@ def test_problems_far_down_a_large_sheet_keep_their_row_numbers(scrnaseq) -> Non
     problems = sheet_problems(scrnaseq, csv_text)
     assert list(problems) == ["samplesheet[row 6001].sample", "samplesheet[row 10000].fastq_2"]
     rows[6000], rows[9999] = "S2000,x_R1.fastq.gz,x_R2.fastq.gz,100", "S3333,y_R1.fq.gz,y_R2.fq.gz,100"
-    assert validate_run_inputs(scrnaseq, PARAMS, HEADER + "\n" + "\n".join(rows)) == 3334
+    assert validate_run_inputs(scrnaseq, PARAMS, HEADER + "\n" + "\n".join(rows)).sample_count == 3334
 
 
 def test_unique_samples_across_chunks(catalog: Catalog) -> None:
@@ -414,3 +414,47 @@ def test_unique_samples_across_chunks(catalog: Catalog) -> None:
     problems = sheet_problems(demo, "sample,fastq_1,fastq_2\n" + "\n".join(rows) + "\n")
     assert list(problems) == ["samplesheet[row 5001].sample"]
     assert "also in row 11" in problems["samplesheet[row 5001].sample"]
+
+
+# ------------------------------------------------------------------------------------------ input paths
+
+
+def test_valid_inputs_name_every_path_with_its_location(scrnaseq) -> None:
+    params = {**PARAMS, "fasta": "gs://refs/genome.fa.gz", "star_index": "gs://refs/star/", "skip_fastqc": True}
+    report = validate_run_inputs(scrnaseq, params, GOOD)
+    got = [(p.field, p.uri, p.kind, p.must_exist) for p in report.input_paths]
+    assert got == [
+        ("params.fasta", "gs://refs/genome.fa.gz", "file", True),
+        ("params.star_index", "gs://refs/star/", "path", True),  # 2.7.1: `format: path`
+        ("samplesheet[row 1].fastq_1", "s3://bucket/PBMC_1_L001_R1_001.fastq.gz", "file", True),
+        ("samplesheet[row 1].fastq_2", "s3://bucket/PBMC_1_L001_R2_001.fastq.gz", "file", True),
+        ("samplesheet[row 2].fastq_1", "s3://bucket/PBMC_1_L002_R1_001.fastq.gz", "file", True),
+        ("samplesheet[row 2].fastq_2", "s3://bucket/PBMC_1_L002_R2_001.fastq.gz", "file", True),
+        ("samplesheet[row 3].fastq_1", "gs://bucket/PBMC_2_R1.fq.gz", "file", True),
+        ("samplesheet[row 3].fastq_2", "gs://bucket/PBMC_2_R2.fq.gz", "file", True),
+    ]
+
+
+def test_platform_params_and_empty_cells_name_no_path(catalog: Catalog) -> None:
+    # 2.5.1's schema_input.json gives fastq columns no `format`: the manifest's read-pair columns are files.
+    old = catalog.schema(SCRNASEQ, "2.5.1")
+    report = validate_run_inputs(old, PARAMS, "sample,fastq_1,fastq_2\nA,a_R1.fq.gz,\nB,b_R1.fq.gz,b_R2.fq.gz\n")
+    assert [p.field for p in report.input_paths] == [
+        "samplesheet[row 1].fastq_1",
+        "samplesheet[row 2].fastq_1",
+        "samplesheet[row 2].fastq_2",
+    ]
+    # The demo's samplesheet_only mode (Benchling) still names the files, never params.
+    demo = catalog.schema("demo/hello")
+    only = validate_run_inputs(demo, {}, "sample,fastq_1,fastq_2\nA,/d/a_1.fq.gz,/d/a_2.fq.gz\n", samplesheet_only=True)
+    assert [p.uri for p in only.input_paths] == ["/d/a_1.fq.gz", "/d/a_2.fq.gz"]
+
+
+def test_paths_of_a_large_sheet_keep_their_row_numbers_on_the_fast_path(scrnaseq) -> None:
+    rows = [f"S{i},s{i}_R1.fastq.gz,s{i}_R2.fastq.gz,100" for i in range(5000)]
+    rows.insert(3000, "")  # a blank row in the middle is a violation, so: only at the end
+    csv_text = HEADER + "\n" + "\n".join(rows[:3000] + rows[3001:]) + "\n\n"
+    paths = validate_run_inputs(scrnaseq, PARAMS, csv_text).input_paths
+    assert len(paths) == 10_000
+    assert (paths[-1].field, paths[-1].uri) == ("samplesheet[row 5000].fastq_2", "s4999_R2.fastq.gz")
+    assert (paths[6001].field, paths[6001].uri) == ("samplesheet[row 3001].fastq_2", "s3000_R2.fastq.gz")
