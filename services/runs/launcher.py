@@ -87,9 +87,16 @@ class RunLauncher:
             )
         except FailedPrecondition:
             # Cancelled while we were submitting: the job must not run on its own.
-            await self.executor.cancel(job_name)
+            try:
+                await self.executor.cancel(job_name)
+            except ArcError as exc:
+                # The run is already cancelled in the store and the caller gets it back, not this error; the
+                # job's own reports are refused from now on (the run is terminal). Logged for an operator:
+                # nothing retries this delete (the reconciler looks only at runs that are not terminal).
+                log.error("cancelling %s's job %s after a cancel during submit: %s", row["run_id"], job_name, exc)
             current = await self.store.get_run(row["run_id"])
-            assert current is not None
+            if current is None:
+                raise FailedPrecondition(f"run {row['run_id']} disappeared while it was being submitted") from None
             return current
         return result.run
 

@@ -297,25 +297,32 @@ class RunsService:
                 written.append(key)  # before the write: a write cut short may still leave an object
                 await self.storage.write_bytes(key, text.encode())
         except BaseException:
-            for key in written:  # only the objects this request wrote, never a prefix
-                try:
-                    await asyncio.shield(self.storage.delete(key))
-                except Exception as exc:
-                    log.warning("could not delete %s after a failed create: %s", key, exc)
+            # Only the objects this request wrote, never a prefix; all at once, and shielded as one so that
+            # a cancelled request still cleans up everything it began.
+            outcomes = await asyncio.shield(
+                asyncio.gather(*(self.storage.delete(key) for key in written), return_exceptions=True)
+            )
+            for key, outcome in zip(written, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.warning("could not delete %s after a failed create: %r", key, outcome)
             raise
 
     async def _fail_unstored(self, run_id: str, exc: BaseException) -> None:
-        """A run whose inputs could not be stored ends ``failed`` with the reason, never left ``pending``."""
+        """A run whose inputs could not be stored ends ``failed`` with the reason, never left ``pending``.
+
+        Its request id is released: the caller saw an error, so a retry with the same id must make a new
+        run rather than answer with this failed one."""
         try:
             await self.store.move(
                 run_id,
                 st.FAILED,
-                reason=f"inputs not stored: {exc}",
+                reason=f"inputs not stored: {exc!r}",
                 actor="runs",
-                fields={"error_message": f"Could not store the run's inputs: {exc}"},
+                fields={"error_message": f"Could not store the run's inputs: {exc!r}"},
             )
+            await self.store.release_request_id(run_id)
         except Exception as move_exc:
-            log.error("could not mark %s failed after its inputs failed to store: %s", run_id, move_exc)
+            log.error("could not mark %s failed after its inputs failed to store: %r", run_id, move_exc)
 
     # --- read ------------------------------------------------------------------------------------
 

@@ -141,6 +141,10 @@ class RunStore:
             f"SELECT {_SELECT} FROM runs WHERE user_email = $1 AND request_id = $2", user_email, request_id
         )
 
+    async def release_request_id(self, run_id: str) -> None:
+        """Forget a run's request id, so that a retry of a create that failed makes a new run."""
+        await self.pool.execute("UPDATE runs SET request_id = NULL WHERE run_id = $1", run_id)
+
     async def insert_run(self, run: NewRun, *, reason: str = "created") -> asyncpg.Record | None:
         """Insert a pending run with its first history row; None when its request id was already used.
 

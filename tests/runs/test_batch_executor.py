@@ -414,3 +414,24 @@ async def test_network_settings_reach_the_allocation_policy(fake: FakeBatch) -> 
 def test_batch_with_local_storage_is_refused(tmp_path, storage_root: str | None) -> None:
     with pytest.raises(ValueError, match="ARC_EXECUTOR=batch needs ARC_STORAGE_ROOT=gs://BUCKET.*cannot see a local"):
         load_settings(executor="batch", data_dir=tmp_path, storage_root=storage_root)
+
+
+async def test_cancel_goes_on_past_a_head_job_it_cannot_delete(fake: FakeBatch, executor: BatchExecutor) -> None:
+    head = await executor.submit(make_spec("run-0000aaaa"))
+    tasks = [fake.task_job("run-0000aaaa", f"nf-0000aaaa-task-{i}") for i in (1, 2)]
+    fake.fail_next(grpc.StatusCode.PERMISSION_DENIED, "no batch.jobs.delete", method="DeleteJob")
+
+    with pytest.raises(Exception, match="no batch.jobs.delete"):
+        await executor.cancel(head)
+
+    # The head job's failure is reported, but its task jobs were still deleted: nothing is left billing.
+    assert sorted(fake.jobs) == [head]
+    assert sorted(r.name for r in fake.calls("DeleteJob")) == sorted([head, *tasks])
+
+
+async def test_an_unreadable_task_leaves_the_exit_code_unknown(fake: FakeBatch, executor: BatchExecutor) -> None:
+    name = await executor.submit(make_spec())
+    fake.set_state(name, State.FAILED, exit_code=7)
+    fake.fail_next(grpc.StatusCode.PERMISSION_DENIED, "no batch.tasks.get", method="GetTask")
+    status = await executor.status(name)
+    assert status.state is JobState.FAILED and status.exit_code is None

@@ -256,9 +256,15 @@ async def test_a_failed_input_write_deletes_only_what_it_wrote(
         return await real_write(key, data)
 
     monkeypatch.setattr(storage, "write_bytes", failing_write)
-    response = await platform.http.post("/api/runs", json=body(), headers=ALICE_HTTP)
+    headers = {**ALICE_HTTP, "Idempotency-Key": "disk-full-retry"}
+    response = await platform.http.post("/api/runs", json=body(), headers=headers)
     assert response.status_code >= 500
     runs = (await platform.http.get("/api/runs?page_size=100", headers=ALICE_HTTP)).json()["runs"]
     newest = max(runs, key=lambda r: r["created_at"])
     assert newest["status"] == "failed" and "Could not store the run's inputs" in newest["error_message"]
     assert await storage.list(f"runs/{newest['run_id']}/inputs") == []
+    # The caller saw an error: a retry with the same request id makes a new run, not the failed one.
+    monkeypatch.setattr(storage, "write_bytes", real_write)
+    retry = await platform.http.post("/api/runs", json=body(), headers=headers)
+    assert retry.status_code == 201 and retry.json()["run_id"] != newest["run_id"]
+    await wait_terminal(platform, retry.json()["run_id"])

@@ -7,12 +7,15 @@ import asyncio
 import uuid
 
 import asyncpg
+import grpc
 import pytest
 from google.cloud import batch_v1
 
 from arc_core.db import create_pool, migrate
+from arc_core.storage import LocalStorage
 from services.runs import status as st
 from services.runs.executors.base import JobSpec
+from services.runs.launcher import RunLauncher
 from services.runs.reconciler import Reconciler
 from services.runs.store import RunStore
 from tests.support.fake_batch import batch_executor_for, running_fake_batch
@@ -170,3 +173,25 @@ async def test_one_leader_across_replicas(store, fake_batch, reconciler) -> None
     await asyncio.sleep(0.8)
     assert "second" in calls
     await second.stop()
+
+
+async def test_a_cancel_during_submit_answers_the_cancelled_run_when_delete_fails(store, fake_batch) -> None:
+    """The launcher: the user cancels while CreateJob is in flight, and DeleteJob then fails."""
+    executor = batch_executor_for(fake_batch)
+    run_id = await make_run(store, st.PENDING, None)
+    real_submit = executor.submit
+
+    async def submit_then_cancelled(spec: JobSpec) -> str:
+        name = await real_submit(spec)
+        await store.move(run_id, st.CANCELLED, reason="cancelled by the user", actor="alice@example.com")
+        fake_batch.fail_next(grpc.StatusCode.PERMISSION_DENIED, "no batch.jobs.delete", method="DeleteJob")
+        return name
+
+    executor.submit = submit_then_cancelled  # type: ignore[method-assign]
+    launcher = RunLauncher(
+        store=store, storage=LocalStorage("/tmp/unused"), executor=executor, status_address="x:1", nextflow_bin="nf"
+    )
+    row = await store.get_run(run_id)
+    answered = await launcher.submit(row, "token", resume_session_id=None)
+    assert answered["status"] == st.CANCELLED  # the caller's answer is the run's true state, not the error
+    assert len(fake_batch.calls("DeleteJob")) == 1  # the delete was tried

@@ -53,6 +53,7 @@ MAX_RETRY_COUNT = 2
 # RETRY_TASK lifecycle policy. The orchestrator does the same: a pipeline that fails is not re-run.
 PREEMPTED_EXIT_CODE = 50001
 TASK_GROUP = "group0"  # the name Batch gives a job's only task group
+_CONCURRENT_DELETES = 8  # task jobs deleted at once when a run is cancelled
 # Batch's rule for job ids: a lower-case letter, then up to 62 lower-case letters, digits or hyphens.
 _JOB_ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _JOB_NAME_RE = re.compile(r"^projects/[^/]+/locations/[^/]+/jobs/[^/]+$")
@@ -324,11 +325,34 @@ class BatchExecutor:
         them; deleting only the head job would leave them running (and billing) to the end.
         """
         _check_job_name(job_name)
-        await self._delete(job_name)
+        errors: list[Exception] = []
+        # The head job first, so that Nextflow stops starting task jobs before they are listed; a head job
+        # that cannot be deleted must not keep its task jobs running, so every step goes on past a failure.
+        try:
+            await self._delete(job_name)
+        except Exception as exc:
+            errors.append(exc)
         run_id = job_name.rsplit("/jobs/", 1)[1].removeprefix("nf-")
-        for name in await self._task_jobs(run_id):
-            if name != job_name:
+        try:
+            tasks = [name for name in await self._task_jobs(run_id) if name != job_name]
+        except Exception as exc:
+            errors.append(exc)
+            tasks = []
+        limit = asyncio.Semaphore(_CONCURRENT_DELETES)
+
+        async def delete(name: str) -> None:
+            async with limit:
                 await self._delete(name)
+
+        outcomes = await asyncio.gather(*(delete(name) for name in tasks), return_exceptions=True)
+        errors.extend(o for o in outcomes if isinstance(o, Exception))
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # a cancellation, not a failure
+        if errors:
+            for extra in errors[1:]:
+                log.warning("batch executor: cancelling %s: %s", job_name, extra)
+            raise errors[0]
 
     async def _task_jobs(self, run_id: str) -> list[str]:
         """Names of the jobs labelled ``run-id`` = ``run_id`` (sanitised as the label was)."""
@@ -389,7 +413,8 @@ class BatchExecutor:
         except gexc.NotFound:
             return None
         except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
-            raise _error(exc, f"cannot read Batch task {name}") from exc
+            log.warning("batch executor: cannot read Batch task %s, exit code unknown: %s", name, exc)
+            return None
 
     async def close(self) -> None:
         client, self._client = self._client, None
