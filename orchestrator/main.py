@@ -132,6 +132,11 @@ def nextflow_environment(environ: Mapping[str, str], config: OrchestratorConfig)
     return env
 
 
+BOUNDARY_MARK = b"arc.orchestrator - ==== attempt "
+# The earlier attempts' log a retried attempt's live log starts with: re-uploaded with every sync.
+MAX_CARRIED_LOG_BYTES = 16 * 1024 * 1024
+
+
 def attempt_boundary_line(number: int, session: str) -> str:
     """A ``.nextflow.log`` line (Nextflow's own layout, so log readers parse it) between two attempts."""
     stamp = datetime.now().strftime("%b-%d %H:%M:%S.%f")[:-3]
@@ -139,6 +144,29 @@ def attempt_boundary_line(number: int, session: str) -> str:
         f"{stamp} [main] WARN  arc.orchestrator - ==== attempt {number}: the VM of attempt {number - 1} was"
         f" preempted; resuming session {session} in the same work dir ====\n"
     )
+
+
+def own_attempt_lines(log_text: bytes) -> bytes:
+    """The part of a live ``nextflow.log`` that its last attempt wrote: from the last boundary line on."""
+    at = log_text.rfind(BOUNDARY_MARK)
+    if at < 0:
+        return log_text  # the first attempt: all of it
+    return log_text[log_text.rfind(b"\n", 0, at) + 1 :]
+
+
+def carried_log_prefix(log_text: bytes) -> bytes:
+    """What the next attempt's live log starts with: the log so far, at most ``MAX_CARRIED_LOG_BYTES`` of
+    its tail (from a line start), with a line saying what was left out; always ending with a newline."""
+    if log_text and not log_text.endswith(b"\n"):
+        log_text += b"\n"
+    if len(log_text) <= MAX_CARRIED_LOG_BYTES:
+        return log_text
+    tail = log_text[-MAX_CARRIED_LOG_BYTES:]
+    tail = tail[tail.find(b"\n") + 1 :]
+    left_out = len(log_text) - len(tail)
+    stamp = datetime.now().strftime("%b-%d %H:%M:%S.%f")[:-3]
+    note = f"{stamp} [main] WARN  arc.orchestrator - ==== {left_out} earlier bytes left out: see logs/attempts/ ====\n"
+    return note.encode() + tail
 
 
 def params_file_name(uri: str) -> str:
@@ -372,7 +400,11 @@ class Supervisor:
     async def _keep_earlier_attempts(self, storage: Storage) -> dict[str, bytes]:
         """Before a retried attempt (the VM of the last one was preempted) writes anything: keep the last
         attempt's logs, trace, timeline and report under ``logs/attempts/N/``, and start the live
-        ``logs/nextflow.log`` with everything logged so far plus a boundary line, so it only grows."""
+        ``logs/nextflow.log`` with everything logged so far plus a boundary line, so it only grows.
+
+        Best effort: a file that cannot be read or archived is logged and skipped, never stops the attempt.
+        The archived ``nextflow.log`` holds only that attempt's own lines (from its boundary line on), and
+        the prefix carried into the live log is capped at ``MAX_CARRIED_LOG_BYTES`` (its tail is kept)."""
         attempt = self.config.attempt  # attempts so far: this one is attempt + 1
         earlier: dict[str, bytes] = {}
         for name, key in FINAL_LOGS:
@@ -380,14 +412,18 @@ class Supervisor:
                 data = await storage.read_bytes(key)
             except NotFound:
                 continue
-            except ArcError as exc:
+            except Exception as exc:
                 log.warning("could not read %s of the earlier attempt: %s", key, exc)
                 continue
-            archive = f"logs/attempts/{attempt}/{key.rsplit('/', 1)[-1]}"
-            if await storage.stat(archive) is None:
-                await storage.write_bytes(archive, data)
             if name == ".nextflow.log":
-                earlier[key] = data if not data or data.endswith(b"\n") else data + b"\n"
+                earlier[key] = carried_log_prefix(data)
+                data = own_attempt_lines(data)
+            archive = f"logs/attempts/{attempt}/{key.rsplit('/', 1)[-1]}"
+            try:
+                if await storage.stat(archive) is None:  # a repeated start of this attempt keeps the first copy
+                    await storage.write_bytes(archive, data)
+            except Exception as exc:
+                log.warning("could not keep %s of the earlier attempt as %s: %s", key, archive, exc)
         boundary = attempt_boundary_line(attempt + 1, self.config.resume_session or "")
         earlier[LIVE_LOGS[0][1]] = earlier.get(LIVE_LOGS[0][1], b"") + boundary.encode()
         log.info("attempt %d: the earlier attempt's logs are kept under logs/attempts/%d/", attempt + 1, attempt)
