@@ -17,6 +17,7 @@ from arc_core.identity import Identity
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
+METADATA_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
@@ -40,6 +41,10 @@ def open_channel(address: str, *, unary_deadline_seconds: float | None = None) -
         address,
         options=[
             ("grpc.max_receive_message_length", 32 * 1024 * 1024),
+            # An error's status and details travel as trailing metadata, and they may quote a long input
+            # back: past gRPC's default 16 KiB the call would fail as RESOURCE_EXHAUSTED (a REST 429).
+            ("grpc.max_metadata_size", METADATA_LIMIT_BYTES),
+            ("grpc.absolute_max_metadata_size", METADATA_LIMIT_BYTES),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 1),
         ],

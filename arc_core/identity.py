@@ -1,4 +1,5 @@
-"""Who is calling: dev-mode headers, a verified IAP JWT, or a Google ID token of a service account.
+"""Who is calling: dev-mode headers, a verified IAP JWT, a Google ID token of a service account, or one
+of the platform's own services calling for itself (see :mod:`arc_core.service_identity`).
 
 The gateway forwards the browser's identity headers as gRPC metadata (lower-cased names); each
 service verifies them again, so no service trusts another blindly. Verification keys are fetched
@@ -15,12 +16,22 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from arc_core.errors import Unauthenticated, Unavailable
+from arc_core.errors import PermissionDenied, Unauthenticated, Unavailable
+from arc_core.service_identity import (
+    INTERNAL_METHODS,
+    SERVICE_CREDENTIAL_HEADER,
+    credential_key,
+    is_internal_email,
+    verify_process_credential,
+)
 from arc_core.settings import Settings
 
 USER_EMAIL_HEADER = "x-goog-authenticated-user-email"
 IAP_JWT_HEADER = "x-goog-iap-jwt-assertion"
 AUTHORIZATION_HEADER = "authorization"
+# Set by the gateway on every call it forwards: an internal principal (a service's own ID token) never comes
+# through the gateway, so a leaked service token cannot be used from a browser or a script over REST.
+VIA_GATEWAY_HEADER = "x-arc-via-gateway"
 RUN_TOKEN_HEADER = "x-arc-run-token"
 DEV_DEFAULT_EMAIL = "dev@example.com"
 IAP_ISSUER = "https://cloud.google.com/iap"
@@ -36,11 +47,13 @@ class Identity:
     is_admin: bool = False
     display_name: str = ""
     is_service: bool = False
+    # One of the platform's own services calling for itself: reads any run, on INTERNAL_METHODS only.
+    is_internal: bool = False
     # The headers the identity came from, to forward when calling another service on its behalf.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def can_see(self, owner_email: str) -> bool:
-        return self.is_admin or self.email == owner_email.lower()
+        return self.is_admin or self.is_internal or self.email == owner_email.lower()
 
 
 def strip_iap_prefix(value: str) -> str:
@@ -102,14 +115,39 @@ class Authenticator:
     def __init__(self, settings: Settings, keys: KeyCache | None = None) -> None:
         self.settings = settings
         self.keys = keys or KeyCache()
+        self._credential_key = credential_key(settings)
 
-    def _identity(self, email: str, *, credentials: tuple[tuple[str, str], ...], service: bool = False) -> Identity:
+    def _identity(
+        self, email: str, *, credentials: tuple[tuple[str, str], ...], service: bool = False, internal: bool = False
+    ) -> Identity:
         email = email.lower()
+        if is_internal_email(email) and not internal:
+            raise Unauthenticated(f"{email} is reserved for the platform's own services")
         # A service account allowed to call is a caller like any other: an admin only when listed as one.
-        is_admin = email in self.settings.admin_emails
-        return Identity(email=email, is_admin=is_admin, is_service=service, credentials=credentials)
+        is_admin = email in self.settings.admin_emails and not internal
+        return Identity(
+            email=email, is_admin=is_admin, is_service=service, is_internal=internal, credentials=credentials
+        )
 
-    async def authenticate(self, metadata: Mapping[str, str]) -> Identity:
+    async def authenticate(self, metadata: Mapping[str, str], method: str | None = None) -> Identity:
+        """The caller of ``method`` (the gRPC method's full name); an internal principal only on
+        :data:`INTERNAL_METHODS` (so never when the method is not given)."""
+        identity = await self._authenticate(metadata)
+        if identity.is_internal and VIA_GATEWAY_HEADER in metadata:
+            raise PermissionDenied(f"{identity.email} is one of the platform's own services: not a REST caller")
+        if identity.is_internal and method not in INTERNAL_METHODS:
+            raise PermissionDenied(f"{identity.email} may not call {method or 'this method'}")
+        return identity
+
+    async def _authenticate(self, metadata: Mapping[str, str]) -> Identity:
+        credential = metadata.get(SERVICE_CREDENTIAL_HEADER)
+        if credential is not None:
+            principal = verify_process_credential(credential, self._credential_key)
+            if principal is None:
+                raise Unauthenticated("invalid service credential")
+            return self._identity(
+                principal, credentials=((SERVICE_CREDENTIAL_HEADER, credential),), service=True, internal=True
+            )
         bearer = metadata.get(AUTHORIZATION_HEADER, "")
         if bearer.lower().startswith("bearer ") and self.settings.id_token_audience:
             return await self._verify_id_token(bearer[7:].strip())
@@ -160,6 +198,9 @@ class Authenticator:
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise Unauthenticated("invalid token: wrong issuer")
         email = str(claims.get("email") or "").lower()
-        if not claims.get("email_verified") or email not in self.settings.service_account_emails:
+        internal = email in self.settings.internal_service_accounts
+        if not claims.get("email_verified") or not (internal or email in self.settings.service_account_emails):
             raise Unauthenticated("invalid token: not an allowed service account")
-        return self._identity(email, credentials=((AUTHORIZATION_HEADER, f"Bearer {token}"),), service=True)
+        return self._identity(
+            email, credentials=((AUTHORIZATION_HEADER, f"Bearer {token}"),), service=True, internal=internal
+        )

@@ -14,8 +14,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import grpc
+
 from arc_core.embedded_pg import EmbeddedPostgres, start_embedded_postgres
-from arc_core.grpc_server import HealthReporter, ServiceRegistration, build_server
+from arc_core.grpc_server import HealthReporter, ServiceRegistration, SideServer, build_server, build_side_server
 from arc_core.identity import Authenticator
 from arc_core.settings import Settings
 
@@ -52,6 +54,8 @@ class Platform:
     targets: list[str]
     grpc_port: int = 0
     http_port: int = 0
+    # Ports actually bound by the services' side servers, by name (e.g. Runs' "status").
+    side_ports: dict[str, int] = field(default_factory=dict)
     database_url: str | None = None
     services: dict[str, object] = field(default_factory=dict)
     _stack: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -81,15 +85,15 @@ class Platform:
     async def _start_grpc(self, service_targets: list[str]) -> None:
         server, interceptor = build_server(Authenticator(self.settings))
         address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
-        self.grpc_port = server.add_insecure_port(address)
-        if not self.grpc_port:
-            raise OSError(f"cannot listen on {address}")
+        self.grpc_port = _bind(server, address)
         # Services in this process reach each other on the port actually bound (0 in tests picks one).
         local = f"127.0.0.1:{self.grpc_port}"
         self.settings = self.settings.model_copy(
             update={f"{s}_address": local for s in service_targets if not getattr(self.settings, f"{s}_address")}
         )
         registrations: list[ServiceRegistration] = []
+        health = HealthReporter()
+        side_servers: list[grpc.aio.Server] = []
         for name in service_targets:
             module = importlib.import_module(f"services.{name}.server")
             registration, service = await module.build(self.settings, database_url=self.database_url)
@@ -98,10 +102,14 @@ class Platform:
             self.services[name] = service
             registration.add_to_server(server)
             interceptor.self_authenticated.update(registration.self_authenticated)
-        health = HealthReporter()
+            for side in registration.side_servers:
+                side_servers.append(self._bind_side_server(side, registration.name, health))
         health.add_to_server(server, [r.name for r in registrations])
-        await server.start()
-        self._stack.append(lambda: server.stop(grace=5))
+        started: list[grpc.aio.Server] = []
+        self._stack.append(lambda: _stop_servers(started))
+        for each in (server, *side_servers):
+            await each.start()
+            started.append(each)
         for registration in registrations:
             for hook in registration.on_start:
                 await hook()
@@ -109,6 +117,19 @@ class Platform:
         task = asyncio.create_task(self._watch_health(health, registrations), name="health")
         self._stack.append(lambda: _cancel(task))
         log.info("gRPC %s on %s", ", ".join(r.name for r in registrations), address)
+
+    def _bind_side_server(self, side: SideServer, service_name: str, health: HealthReporter) -> grpc.aio.Server:
+        """Bind a service's side port (on the same host as the main one) and tell the service which port."""
+        server = build_side_server(side)
+        address = f"{self.settings.bind_host}:{side.port}"
+        port = _bind(server, address)
+        side.add_to_server(server)
+        health.add_to_side_server(server, [service_name])
+        self.side_ports[side.name] = port
+        if side.on_bound is not None:
+            side.on_bound(port)
+        log.info("gRPC %s port of %s on %s:%d", side.name, service_name, self.settings.bind_host, port)
+        return server
 
     @staticmethod
     async def _refresh_health(health: HealthReporter, registrations: list[ServiceRegistration]) -> None:
@@ -168,6 +189,22 @@ class Platform:
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.stop)
             self._embedded = None
+
+
+def _bind(server: grpc.aio.Server, address: str) -> int:
+    """The port bound; OSError naming the address when it is taken (gRPC says RuntimeError, or 0)."""
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: {exc}") from None
+    if not port:
+        raise OSError(f"cannot listen on {address}")
+    return port
+
+
+async def _stop_servers(servers: list[grpc.aio.Server]) -> None:
+    """Stop the main and side servers together, each with the same grace period."""
+    await asyncio.gather(*(server.stop(grace=5) for server in servers))
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -6,11 +6,13 @@ Nothing reads ``os.environ`` at import time: call :func:`load_settings` at start
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,6 +50,16 @@ class Settings(BaseSettings):
     service_account_emails: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Service accounts allowed to call with an ID token (admins only if in admin_emails).",
+    )
+    internal_service_accounts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="The platform's own services' accounts (e.g. the Runs service's): with an ID token they may"
+        " read any run, on the internal methods only (arc_core/service_identity.py); never admins.",
+    )
+    service_credential_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="A secret shared by the pods of one deployment, to sign process credentials between"
+        " processes (the dev overlay); empty = a random key per process (services in one process only).",
     )
 
     # Where the services are, for their clients. Unset = this process's gRPC port on loopback.
@@ -101,10 +113,20 @@ class Settings(BaseSettings):
     batch_no_external_ip: bool = Field(
         default=False, description="VMs get no external IP (the subnet needs Private Google Access / Cloud NAT)."
     )
+    # The largest request one task may make (process.resourceLimits, and the cap on a user's config).
+    task_max_cpus: int = Field(default=36, ge=1, description="Most CPUs one task may request.")
+    task_max_memory: str = Field(default="500 GB", description="Most memory one task may request ('500 GB').")
+    task_max_time: str = Field(default="48h", description="Longest time one task may request ('48h').")
+    task_max_disk: str = Field(default="2 TB", description="Largest disk one task may request ('2 TB').")
 
     # Runs: how orchestrators reach ReportRunStatus, and the reconciler.
     status_address: str = Field(
-        default="", description="host:port orchestrators report to; unset = the Runs service's own address."
+        default="",
+        description="host:port orchestrators report to (the status port); unset = 127.0.0.1:<the status port>.",
+    )
+    status_port: int = Field(
+        default=50052,
+        description="Runs' status port: ReportRunStatus and health only, for orchestrators (0 = any free port).",
     )
     progress_interval_seconds: float = Field(
         default=2.0, gt=0, description="How often WatchRun refreshes task progress while someone watches."
@@ -112,6 +134,12 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=30.0, gt=0, description="Seconds between reconciler passes.")
     reconcile_grace_seconds: float = Field(
         default=60.0, ge=0, description="Quiet time before the reconciler settles a run whose job has ended."
+    )
+    input_locations: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated prefixes file inputs may come from (gs://BUCKET/[PATH/], or absolute local"
+        " directories with local storage), besides the caller's own runs' results/; unset = see"
+        " resolved_input_locations.",
     )
 
     # Pipelines.
@@ -133,12 +161,19 @@ class Settings(BaseSettings):
     benchling_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to the warehouse.")
     benchling_statement_timeout: float = Field(default=10.0, gt=0, description="Seconds one warehouse query may take.")
 
-    @field_validator("admin_emails", "service_account_emails", mode="before")
+    @field_validator("admin_emails", "service_account_emails", "internal_service_accounts", mode="before")
     @classmethod
     def _split_emails(cls, value: object) -> object:
         if isinstance(value, str):
             value = value.split(",")
         return frozenset(str(e).strip().lower() for e in value if str(e).strip())  # type: ignore[union-attr]
+
+    @field_validator("input_locations", mode="before")
+    @classmethod
+    def _split_input_locations(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        return tuple(dict.fromkeys(normalize_input_location(str(v)) for v in value if str(v).strip()))  # type: ignore[union-attr]
 
     @model_validator(mode="after")
     def _refuse_dev_auth_in_production(self) -> Settings:
@@ -163,15 +198,60 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _refuse_local_inputs_with_gcs_storage(self) -> Settings:
+        local = [loc for loc in self.input_locations if not loc.startswith("gs://")]
+        if local and (self.storage_root or "").startswith("gs://"):
+            raise ValueError(
+                f"ARC_INPUT_LOCATIONS: local directories ({', '.join(local)}) are refused with"
+                f" ARC_STORAGE_ROOT={self.storage_root}: runs on the cloud cannot see them"
+            )
+        return self
+
     @cached_property
     def resolved_storage_root(self) -> str:
         if self.storage_root:
             return self.storage_root
         return str((self.data_dir / "storage").resolve())
 
+    @cached_property
+    def resolved_input_locations(self) -> tuple[str, ...]:
+        """``ARC_INPUT_LOCATIONS``, or the embedded default: with local storage, the demo warehouse's FASTQ
+        folder and ``data_dir/inputs``; with gs:// storage, nothing (only the caller's own results)."""
+        if self.input_locations:
+            return self.input_locations
+        if self.resolved_storage_root.startswith("gs://"):
+            return ()
+        demo = self.benchling_demo_fastq_dir or self.data_dir / "demo-fastq"
+        return tuple(normalize_input_location(str(p.resolve())) for p in (demo, self.data_dir / "inputs"))
+
     def service_address(self, service: Literal["runs", "logs", "pipelines", "benchling"]) -> str:
         explicit = getattr(self, f"{service}_address")
         return explicit or f"127.0.0.1:{self.grpc_port}"
+
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+
+
+def normalize_input_location(value: str) -> str:
+    """``gs://BUCKET[/PATH]/`` (a bucket is required) or an absolute local directory, ending with ``/``.
+
+    The trailing slash makes a prefix a folder: ``gs://lab-fastq/`` never matches ``gs://lab-fastq-evil/``.
+    """
+    text = value.strip()
+    if text.startswith("gs://"):
+        bucket, _, path = text[5:].partition("/")
+        parts = [p for p in path.split("/") if p]
+        if not _BUCKET_RE.match(bucket) or any(p in (".", "..") for p in parts):
+            raise ValueError(f"ARC_INPUT_LOCATIONS: {value!r} must be gs://BUCKET/ or gs://BUCKET/PATH/")
+        return "/".join([f"gs://{bucket}", *parts]) + "/"
+    if "://" in text or text.startswith("gs:"):
+        raise ValueError(f"ARC_INPUT_LOCATIONS: {value!r}: only gs:// prefixes and local directories are accepted")
+    text = os.path.expanduser(text)
+    if not os.path.isabs(text):
+        raise ValueError(f"ARC_INPUT_LOCATIONS: {value!r}: a local directory must be an absolute path")
+    path = os.path.realpath(text)  # symlinks resolved: inputs are compared after realpath too
+    return path.rstrip("/") + "/"
 
 
 def _is_loopback(host: str) -> bool:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arc_core.grpc_errors import decode_status
 
@@ -36,7 +39,34 @@ HTTP_STATUS = {
 }
 
 
-def error_body(code: str, message: str, details: list[dict] | None = None) -> dict:
+# The framework's own errors (no route for a path, a method a path does not serve) in the same body.
+_HTTP_CODES = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+class ErrorDetail(BaseModel):
+    """One ``google.rpc`` detail as proto3 JSON (``BadRequest``, ``ErrorInfo``, ``RetryInfo``...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        alias="@type",
+        description="the detail's type URL, e.g. `type.googleapis.com/google.rpc.BadRequest`",
+    )
+
+
+class ErrorStatus(BaseModel):
+    code: str = Field(description="the gRPC status name (`INVALID_ARGUMENT`, `NOT_FOUND`...) or `PAYLOAD_TOO_LARGE`")
+    message: str
+    details: list[ErrorDetail] = Field(description="machine-readable details; `[]` when there are none")
+
+
+class ErrorBody(BaseModel):
+    """Every error the gateway answers has this body, whatever its HTTP status."""
+
+    error: ErrorStatus
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
@@ -80,3 +110,10 @@ def install(app: FastAPI) -> None:
         ]
         details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "field_violations": violations}]
         return JSONResponse(error_body("INVALID_ARGUMENT", "invalid request", details), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """No route for the path, or a method the path does not serve: the same body as every other error."""
+        code = _HTTP_CODES.get(exc.status_code, "INVALID_ARGUMENT" if exc.status_code < 500 else "INTERNAL")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc
 from arc.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -13,9 +13,10 @@ from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
 from arc_core.grpc_client import open_channel
 from arc_core.settings import Settings
-from gateway import errors
+from gateway import errors, openapi
 from gateway.body_limit import BodyLimit
 from gateway.deps import Stubs
+from gateway.inputs import refuse_undeliverable
 from gateway.routers import benchling, health, logs, pipelines, runs
 
 _SERVICES = {
@@ -54,8 +55,10 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Launch, follow and recover Nextflow / nf-core pipeline runs",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_undeliverable)],
     )
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(runs.router)

@@ -13,6 +13,22 @@ MAX_PAGE_SIZE = 1000
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 # 0 = the service's default page size.
 ServicePageSize = Annotated[int, Query(ge=0, le=MAX_PAGE_SIZE, description="items per page; 0 = default")]
+# Stream positions (a log's byte offset, an event's sequence) are int64 in the protos: a larger one is a 400
+# here, not a protobuf ValueError (a 500) when the request is built.
+MAX_INT64 = 2**63 - 1
+ByteOffset = Annotated[int, Query(ge=0, le=MAX_INT64, description="byte offset in the log")]
+OptionalByteOffset = Annotated[int | None, Query(ge=0, le=MAX_INT64, description="byte offset to resume from")]
+EventSequence = Annotated[int | None, Query(ge=0, le=MAX_INT64, description="the last event sequence seen")]
+
+
+def position_number(value: str | None) -> int:
+    """A resume position given as text (``Last-Event-ID``) as an int64: garbage is 0 (from the start), and
+    a number past int64 is the largest one (past the end, as any position beyond the last one is)."""
+    try:
+        number = int(value or 0)
+    except ValueError:
+        return 0
+    return min(max(0, number), MAX_INT64)
 
 
 def skip_for(page: int, page_size: int, page_token: str | None) -> int:

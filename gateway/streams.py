@@ -15,13 +15,41 @@ from urllib.parse import quote
 
 import grpc
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from gateway.errors import rpc_error_response
 
 KEEPALIVE_SECONDS = 15
 NDJSON = "application/x-ndjson"
+
+
+class EventStream(Response):
+    """For the document only: the route answers Server-Sent Events, or NDJSON on request."""
+
+    media_type = "text/event-stream"
+
+
+class ZipDownload(Response):
+    """For the document only: the route answers a zip attachment."""
+
+    media_type = "application/zip"
+
+
+class FileDownload(Response):
+    """For the document only: the route answers a file's bytes as an attachment."""
+
+    media_type = "application/octet-stream"
+
+
+_TEXT = {"schema": {"type": "string"}}
+# What a stream route answers on success (its errors come before the stream starts, as JSON).
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events; newline-delimited JSON when the request accepts `application/x-ndjson`",
+        "content": {"text/event-stream": _TEXT, NDJSON: _TEXT},
+    }
+}
 
 
 @dataclass(frozen=True)

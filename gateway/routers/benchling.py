@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from arc.benchling.v1 import benchling_service_pb2, ngs_pb2
 from arc_core.protos import timestamp
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.inputs import Instant, RequestBody
+from gateway.openapi import ErrorsDeclared
 from gateway.paging import ServicePageSize
 
-router = APIRouter(prefix="/api/benchling", tags=["benchling"])
+router = APIRouter(prefix="/api/benchling", tags=["benchling"], route_class=ErrorsDeclared)
 
 
-class BuildSamplesheetBody(BaseModel):
+class BuildSamplesheetBody(RequestBody):
     pipeline: str
     pipeline_version: str = ""
     ngs_runs: list[str] = Field(default_factory=list)
@@ -36,8 +37,8 @@ async def list_ngs_runs(
     metadata: CallerMetadata,
     project: str = "",
     instrument: str = "",
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Instant | None = None,
+    created_before: Instant | None = None,
     name_contains: str = "",
     page_size: ServicePageSize = 0,
     page_token: str = "",

@@ -8,18 +8,35 @@ import grpc
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import BaseModel, Field
 
-router = APIRouter(prefix="/api/health", tags=["health"])
+from gateway.openapi import ErrorsDeclared
+
+router = APIRouter(prefix="/api/health", tags=["health"], route_class=ErrorsDeclared)
 
 READY_TIMEOUT = 3.0
 
 
-@router.get("", operation_id="health")
+class Liveness(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`, or `unavailable` when a service is not SERVING")
+    services: dict[str, str] = Field(description="each service's health: `SERVING`, `NOT_SERVING`, `UNREACHABLE (...)`")
+
+
+@router.get("", operation_id="health", response_model=Liveness)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", operation_id="health_ready")
+@router.get(
+    "/ready",
+    operation_id="health_ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A service behind the gateway is not serving"}},
+)
 async def ready(request: Request) -> JSONResponse:
     """Each service's own health: Runs is SERVING only while its database answers."""
     checks: dict[str, tuple[grpc.aio.Channel, str]] = request.app.state.health_targets

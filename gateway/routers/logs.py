@@ -16,10 +16,21 @@ from fastapi import APIRouter, Query, Request, Response
 from arc.logs.v1 import log_pb2, logs_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
-from gateway.paging import PageNumber, page_body, skip_for
-from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
+from gateway.inputs import RunId
+from gateway.openapi import ErrorsDeclared
+from gateway.paging import ByteOffset, OptionalByteOffset, PageNumber, page_body, position_number, skip_for
+from gateway.streams import (
+    STREAM_RESPONSES,
+    EventStream,
+    StreamItem,
+    ZipDownload,
+    attachment,
+    download_response,
+    resume_position,
+    stream_response,
+)
 
-router = APIRouter(prefix="/api/runs", tags=["logs"])
+router = APIRouter(prefix="/api/runs", tags=["logs"], route_class=ErrorsDeclared)
 
 _TASK_OPTIONAL = (
     "exit",
@@ -69,19 +80,12 @@ async def _accepted(call: Any) -> None:
             )
 
 
-def _offset(value: str | None) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        return 0
-
-
 @router.get("/{run_id}/logs", operation_id="get_workflow_log")
 async def get_workflow_log(
-    run_id: str,
+    run_id: RunId,
     backends: Backends,
     metadata: CallerMetadata,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: ByteOffset = 0,
     limit: Annotated[int, Query(ge=0, le=5000)] = 0,
 ) -> dict[str, Any]:
     """Entries of ``nextflow.log`` from byte ``offset``; continue from ``next_offset``."""
@@ -94,13 +98,15 @@ async def get_workflow_log(
     }
 
 
-@router.get("/{run_id}/logs/stream", operation_id="stream_workflow_log")
+@router.get(
+    "/{run_id}/logs/stream", operation_id="stream_workflow_log", response_class=EventStream, responses=STREAM_RESPONSES
+)
 async def stream_workflow_log(
-    run_id: str, request: Request, backends: Backends, metadata: CallerMetadata, offset: int | None = None
+    run_id: RunId, request: Request, backends: Backends, metadata: CallerMetadata, offset: OptionalByteOffset = None
 ) -> Any:
     """SSE ``entries`` events (``{entries, next_offset}``; ``id:`` = ``next_offset``, the offset to resume
     from), then ``done`` once the run's log is final."""
-    start = _offset(resume_position(request, str(offset) if offset is not None else None))
+    start = position_number(resume_position(request, str(offset) if offset is not None else None))
     call = backends.logs.StreamWorkflowLog(
         logs_service_pb2.StreamWorkflowLogRequest(run_id=run_id, offset=start), metadata=metadata
     )
@@ -123,8 +129,8 @@ async def stream_workflow_log(
     return stream_response(request, items(), done=done)
 
 
-@router.get("/{run_id}/logs/download", operation_id="download_log_archive")
-async def download_log_archive(run_id: str, backends: Backends, metadata: CallerMetadata) -> Response:
+@router.get("/{run_id}/logs/download", operation_id="download_log_archive", response_class=ZipDownload)
+async def download_log_archive(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> Response:
     """A zip of ``nextflow.log``, ``trace.txt``, ``timeline.html`` and ``report.html`` (those that exist)."""
     call = backends.logs.DownloadLogArchive(
         logs_service_pb2.DownloadLogArchiveRequest(run_id=run_id), metadata=metadata
@@ -139,7 +145,7 @@ async def download_log_archive(run_id: str, backends: Backends, metadata: Caller
 
 @router.get("/{run_id}/tasks", operation_id="list_tasks")
 async def list_tasks(
-    run_id: str,
+    run_id: RunId,
     backends: Backends,
     metadata: CallerMetadata,
     status: str | None = None,
@@ -164,16 +170,21 @@ async def list_tasks(
 
 
 @router.get("/{run_id}/tasks/{task_id}/logs", operation_id="get_task_logs")
-async def get_task_logs(run_id: str, task_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+async def get_task_logs(run_id: RunId, task_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     """A task's stdout and stderr (by trace ``task_id``, or by hash ``abcdef12`` for a task still running)."""
     request = logs_service_pb2.GetTaskLogsRequest(run_id=run_id, task_id=task_id)
     response = await backends.logs.GetTaskLogs(request, metadata=metadata)
     return {"stdout": response.stdout, "stderr": response.stderr, "truncated": response.truncated}
 
 
-@router.get("/{run_id}/tasks/{task_id}/logs/stream", operation_id="stream_task_logs")
+@router.get(
+    "/{run_id}/tasks/{task_id}/logs/stream",
+    operation_id="stream_task_logs",
+    response_class=EventStream,
+    responses=STREAM_RESPONSES,
+)
 async def stream_task_logs(
-    run_id: str,
+    run_id: RunId,
     task_id: str,
     request: Request,
     backends: Backends,

@@ -14,9 +14,10 @@ from fastapi import APIRouter
 from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.openapi import ErrorsDeclared
 from gateway.paging import ServicePageSize
 
-router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
+router = APIRouter(prefix="/api/pipelines", tags=["pipelines"], route_class=ErrorsDeclared)
 
 
 def schema_json(schema: pipeline_pb2.PipelineSchema) -> dict[str, Any]:

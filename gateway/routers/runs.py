@@ -7,19 +7,30 @@ from typing import Annotated, Any
 
 import grpc
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from arc.runs.v1 import runs_service_pb2
 from arc_core.protos import to_struct
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
-from gateway.paging import PageNumber, page_body, skip_for
-from gateway.streams import StreamItem, attachment, download_response, resume_position, stream_response
+from gateway.inputs import RequestBody, RunId
+from gateway.openapi import ErrorsDeclared
+from gateway.paging import EventSequence, PageNumber, page_body, position_number, skip_for
+from gateway.streams import (
+    STREAM_RESPONSES,
+    EventStream,
+    FileDownload,
+    StreamItem,
+    attachment,
+    download_response,
+    resume_position,
+    stream_response,
+)
 
-router = APIRouter(prefix="/api/runs", tags=["runs"])
+router = APIRouter(prefix="/api/runs", tags=["runs"], route_class=ErrorsDeclared)
 
 
-class CreateRunBody(BaseModel):
+class CreateRunBody(RequestBody):
     pipeline: str
     pipeline_version: str
     samplesheet_csv: str
@@ -29,7 +40,7 @@ class CreateRunBody(BaseModel):
     source_project: str | None = None
 
 
-class RecoverRunBody(BaseModel):
+class RecoverRunBody(RequestBody):
     reuse_work_dir: bool = True
     notes: str = ""
     override_params: dict[str, Any] | None = None
@@ -88,19 +99,19 @@ async def create_run(
 
 
 @router.get("/{run_id}", operation_id="get_run")
-async def get_run(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+async def get_run(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     return run_json(await backends.runs.GetRun(runs_service_pb2.GetRunRequest(run_id=run_id), metadata=metadata))
 
 
 @router.delete("/{run_id}", operation_id="cancel_run")
-async def cancel_run(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+async def cancel_run(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     request = runs_service_pb2.CancelRunRequest(run_id=run_id)
     return run_json(await backends.runs.CancelRun(request, metadata=metadata))
 
 
 @router.post("/{run_id}/recover", status_code=201, operation_id="recover_run")
 async def recover_run(
-    run_id: str,
+    run_id: RunId,
     body: RecoverRunBody,
     backends: Backends,
     metadata: CallerMetadata,
@@ -119,7 +130,7 @@ async def recover_run(
 
 
 @router.get("/{run_id}/files", operation_id="list_run_files")
-async def list_run_files(run_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
+async def list_run_files(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     response = await backends.runs.ListRunFiles(runs_service_pb2.ListRunFilesRequest(run_id=run_id), metadata=metadata)
     return {
         group: [
@@ -135,8 +146,8 @@ async def list_run_files(run_id: str, backends: Backends, metadata: CallerMetada
     }
 
 
-@router.get("/{run_id}/files/{path:path}", operation_id="download_run_file")
-async def download_run_file(run_id: str, path: str, backends: Backends, metadata: CallerMetadata) -> Response:
+@router.get("/{run_id}/files/{path:path}", operation_id="download_run_file", response_class=FileDownload)
+async def download_run_file(run_id: RunId, path: str, backends: Backends, metadata: CallerMetadata) -> Response:
     call = backends.runs.ReadRunFile(runs_service_pb2.ReadRunFileRequest(run_id=run_id, path=path), metadata=metadata)
     name = path.rsplit("/", 1)[-1]
     return await download_response(
@@ -147,16 +158,12 @@ async def download_run_file(run_id: str, path: str, backends: Backends, metadata
     )
 
 
-@router.get("/{run_id}/events", operation_id="watch_run")
+@router.get("/{run_id}/events", operation_id="watch_run", response_class=EventStream, responses=STREAM_RESPONSES)
 async def watch_run(
-    run_id: str, request: Request, backends: Backends, metadata: CallerMetadata, after: int | None = None
+    run_id: RunId, request: Request, backends: Backends, metadata: CallerMetadata, after: EventSequence = None
 ) -> Any:
     """SSE: ``status`` events (``id:`` = sequence; reconnect with ``Last-Event-ID``), then ``done``."""
-    position = resume_position(request, str(after) if after is not None else None)
-    try:
-        after_sequence = int(position or 0)
-    except ValueError:
-        after_sequence = 0
+    after_sequence = position_number(resume_position(request, str(after) if after is not None else None))
     call = backends.runs.WatchRun(
         runs_service_pb2.WatchRunRequest(run_id=run_id, after_sequence=after_sequence), metadata=metadata
     )

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from services.logs.lines import MAX_LINE_BYTES, cut_line
+
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 # One entry header at the start of a line. The thread may contain spaces ("Task monitor") and even ']',
@@ -100,6 +102,14 @@ def parse_log_timestamp(timestamp: str, *, reference: datetime | None = None, tz
     return None
 
 
+def cut_long_lines(raw: bytes, max_line: int = MAX_LINE_BYTES) -> bytes:
+    """Each line longer than ``max_line`` bytes cut there, with a marker (a run writes its log: a line may
+    be any length; offsets still cover the whole line)."""
+    return b"\n".join(
+        cut_line(line[:max_line], len(line) - max_line) if len(line) > max_line else line for line in raw.split(b"\n")
+    )
+
+
 def _entry(
     data: bytes,
     start: int,
@@ -116,6 +126,8 @@ def _entry(
         raw = raw[:-1]
     if raw.endswith(b"\r"):
         raw = raw[:-1]
+    if len(raw) > MAX_LINE_BYTES:
+        raw = cut_long_lines(raw)
     message = raw.decode("utf-8", "replace")
     if "\r\n" in message:
         message = message.replace("\r\n", "\n")

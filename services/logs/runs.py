@@ -1,7 +1,9 @@
 """What the Logs service knows about a run, and the port through which it asks the Runs service.
 
 Access control comes from Runs: every lookup is made with the caller's identity, so a stranger's run is
-NOT_FOUND here exactly as it is there. Nothing here imports grpc.
+NOT_FOUND here exactly as it is there. Once a caller's access is settled, a stream follows the run's status
+as the Logs service itself (identity ``None``): a caller's forwarded token expires (IAP's after about ten
+minutes) while the stream goes on. Nothing here imports grpc.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from arc_core.errors import ArcError, FieldViolation, InvalidArgument, NotFound
+from arc_core.errors import ArcError, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from arc_core.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,12 @@ class RunView:
 
 
 class RunsPort(Protocol):
-    """What Logs needs from the Runs service; both calls raise ``NotFound`` for a stranger's run."""
+    """What Logs needs from the Runs service; both calls raise ``NotFound`` for a stranger's run.
+    ``identity`` None: as the Logs service itself (see the module docstring)."""
 
-    async def get_run(self, identity: Identity, run_id: str) -> RunView: ...
+    async def get_run(self, identity: Identity | None, run_id: str) -> RunView: ...
 
-    def watch_run(self, identity: Identity, run_id: str) -> AsyncIterator[RunView]:
+    def watch_run(self, identity: Identity | None, run_id: str) -> AsyncIterator[RunView]:
         """The current run, then the run after each status change, ending after a terminal state."""
         ...
 
@@ -73,15 +76,41 @@ class RunTracker:
     Status changes are pushed by WatchRun (no polling per follower); if the watch breaks, the run is polled
     with GetRun every ``poll_seconds`` until a watch can be re-established. ``changed`` is set on each
     change, so a follower can wake at once when the run ends.
+
+    ``as_service``: follow as the Logs service itself (``identity`` has been checked already); if Runs
+    refuses the service's credential (a deployment without one), follow as ``identity`` instead.
     """
 
-    def __init__(self, runs: RunsPort, identity: Identity, run: RunView, *, poll_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        runs: RunsPort,
+        identity: Identity | None,
+        run: RunView,
+        *,
+        poll_seconds: float = 5.0,
+        as_service: bool = False,
+    ) -> None:
         self.runs = runs
         self.identity = identity
         self.run = run
         self.poll_seconds = poll_seconds
+        self.as_service = as_service
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def _caller(self) -> Identity | None:
+        return None if self.as_service else self.identity
+
+    def _refused(self, exc: ArcError) -> bool:
+        """Whether ``exc`` refuses the service's own credential; if so, go on as the caller."""
+        if not self.as_service or not isinstance(exc, Unauthenticated | PermissionDenied):
+            return False
+        log.warning(
+            "Runs refused the Logs service's credential (%s); following %s as the caller", exc.message, self.run.run_id
+        )
+        self.as_service = False
+        return True
 
     async def __aenter__(self) -> RunTracker:
         if not self.run.terminal:
@@ -108,16 +137,20 @@ class RunTracker:
     async def _follow(self) -> None:
         while not self.run.terminal:
             try:
-                async for run in self.runs.watch_run(self.identity, self.run.run_id):
+                async for run in self.runs.watch_run(self._caller, self.run.run_id):
                     self._update(run)
                 if self.run.terminal:
                     return
             except NotFound:
                 return  # the run vanished: leave the last state; the follower's own reads decide
             except ArcError as exc:
+                if self._refused(exc):
+                    continue
                 log.info("watching %s failed (%s); polling instead", self.run.run_id, exc.message)
             except Exception:
                 log.exception("watching %s failed; polling instead", self.run.run_id)
             await asyncio.sleep(self.poll_seconds)
-            with contextlib.suppress(ArcError):
-                self._update(await self.runs.get_run(self.identity, self.run.run_id))
+            try:
+                self._update(await self.runs.get_run(self._caller, self.run.run_id))
+            except ArcError as exc:
+                self._refused(exc)

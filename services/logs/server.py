@@ -8,6 +8,7 @@ from typing import Any
 from arc.logs.v1 import logs_service_pb2_grpc
 from arc_core.grpc_client import open_channel
 from arc_core.grpc_server import ServiceRegistration
+from arc_core.service_identity import service_credential
 from arc_core.settings import Settings
 from arc_core.storage import Storage, open_storage
 from services.logs.clients import RunsClient
@@ -81,7 +82,7 @@ async def build(
     runs_channel = open_channel(settings.service_address("runs"))
     service = LogsService(
         storage=storage,
-        runs=RunsClient(runs_channel),
+        runs=RunsClient(runs_channel, credential=service_credential(settings, "logs")),
         task_logs=task_logs,
         tz=_log_timezone(settings.resolved_storage_root),
     )

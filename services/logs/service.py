@@ -35,6 +35,8 @@ class TaskPage:
     next_page_token: str
     total: int
     progress: list[ProcessProgress]
+    truncated_rows: int = 0
+    """Trace rows past the row limit: in ``progress``, not in ``tasks`` or ``total``."""
 
 
 class LogsService:
@@ -64,7 +66,8 @@ class LogsService:
         return await self.runs.get_run(caller, check_run_id(run_id))
 
     def _tracker(self, caller: Identity, run: RunView) -> RunTracker:
-        return RunTracker(self.runs, caller, run, poll_seconds=self.status_poll_seconds)
+        """Follows ``run`` (which ``caller`` may see) as the Logs service: the caller's token may expire first."""
+        return RunTracker(self.runs, caller, run, poll_seconds=self.status_poll_seconds, as_service=True)
 
     # --- workflow log -----------------------------------------------------------------------------
 
@@ -119,7 +122,8 @@ class LogsService:
             max_page_size=self.max_page_size,
         )
         progress = await self.tasks.progress(run, trace)
-        return TaskPage(page.items, page.next_page_token, page.total_size, progress)
+        truncated = trace.truncated_rows if trace else 0
+        return TaskPage(page.items, page.next_page_token, page.total_size, progress, truncated)
 
     # --- task logs ----------------------------------------------------------------------------------
 

@@ -123,6 +123,7 @@ class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
             next_page_token=page.next_page_token,
             total_size=page.total,
             progress=[progress_to_proto(p) for p in page.progress],
+            truncated_rows=page.truncated_rows,
         )
 
     async def GetTaskLogs(

@@ -13,6 +13,7 @@ since the last look. Nothing here imports grpc.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from arc_core.errors import NotFound
 from arc_core.storage import Storage
+from services.logs.lines import MAX_LINE_BYTES, LineSplitter
 from services.logs.log_parser import parse_log_timestamp
 from services.logs.runs import RunView
 from services.logs.trace_parser import (
@@ -27,9 +29,12 @@ from services.logs.trace_parser import (
     ProcessProgress,
     TaskRecord,
     TraceCache,
+    count_rows,
     parse_trace,
     split_name,
 )
+
+log = logging.getLogger(__name__)
 
 FINISHED = frozenset({"COMPLETED", "FAILED", "CACHED", "ABORTED"})
 _TAIL_CHECK = 64  # bytes re-read before the appended part, to notice a rewritten (not grown) trace
@@ -137,12 +142,18 @@ class TaskRef:
 
 @dataclass
 class _TraceState:
+    """How far a trace has been read: everything before ``consumed``, the partial last line in ``lines``."""
+
     version: str
     consumed: int
     header: bytes
     tail: bytes
+    """The last bytes before ``consumed`` (a rewritten trace no longer has them there)."""
     final: bool
     hashes: set[str] | None
+    lines: LineSplitter
+    rows: int = 0
+    """Data rows read so far (kept or not)."""
 
 
 @dataclass
@@ -164,9 +175,16 @@ class TaskStore:
         max_runs: int = 16,
         max_cached_tasks: int = 150_000,
         log_window_bytes: int = 4 << 20,
+        max_trace_rows: int = 200_000,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        chunk_bytes: int = 1 << 20,
     ) -> None:
         self.storage = storage
         self.tz = tz
+        self.max_trace_rows = max_trace_rows
+        """Rows kept per trace; the rest are counted (progress, ``truncated_rows``), not kept."""
+        self.max_line_bytes = max_line_bytes
+        self.chunk_bytes = chunk_bytes
         self.cache = cache or TraceCache(max_entries=max_runs, tz=tz, max_tasks=max_cached_tasks)
         self.max_runs = max_runs
         self.log_window_bytes = log_window_bytes
@@ -213,18 +231,14 @@ class TaskStore:
             if state is not None and not state.final and info.size >= state.consumed:
                 parsed = await self._extend(key, uri, state, info.version, info.size, final)
             if parsed is None:
-                parsed = await self._full(key, uri, info.version, final)
+                parsed = await self._full(key, uri, info.version, info.size, final)
             self.cache.put(parsed)
             return parsed
 
-    async def _full(self, key: str, uri: str, version: str, final: bool) -> ParsedTrace:
-        data = await self.storage.read_bytes(key)
-        parsed = await asyncio.to_thread(ParsedTrace.from_data, uri, version, data, tz=self.tz, final=final)
-        header = data[: data.find(b"\n") + 1]
-        consumed = len(data) if final else data.rfind(b"\n") + 1
-        hashes = {t.hash for t in parsed.tasks if t.hash} if b"\thash\t" in b"\t" + header.rstrip() + b"\t" else None
-        state = _TraceState(version, consumed, header, data[max(0, consumed - _TAIL_CHECK) : consumed], final, hashes)
-        self._remember(self._traces, uri, state)
+    async def _full(self, key: str, uri: str, version: str, size: int, final: bool) -> ParsedTrace:
+        state = _TraceState("", 0, b"", b"", False, set(), LineSplitter(self.max_line_bytes))
+        parsed = await self._read(key, uri, state, ParsedTrace(uri, str(version), (), {}, []), version, size, final)
+        assert parsed is not None  # nothing to check before byte 0
         return parsed
 
     async def _extend(
@@ -234,27 +248,68 @@ class TaskStore:
         previous = self.cache.get(uri, state.version)
         if previous is None or not state.header or b"task_id" not in state.header:
             return None  # evicted, or rows numbered by position: parse it all
-        start = state.consumed - len(state.tail)
-        data = await self.storage.read_range(key, start, size)
-        if not data.startswith(state.tail):
-            return None
-        appended = data[len(state.tail) :]
-        cut = len(appended) if final else appended.rfind(b"\n") + 1
+        return await self._read(key, uri, state, previous, version, size, final)
 
-        def _parse() -> tuple[ParsedTrace, list[TaskRecord]]:
-            if cut <= 0:
-                return replace(previous, version=str(version)), []
-            records = parse_trace(state.header + appended[:cut], tz=self.tz, final=True)
-            return previous.extended(version, records), records
+    async def _read(
+        self, key: str, uri: str, state: _TraceState, previous: ParsedTrace, version: str, size: int, final: bool
+    ) -> ParsedTrace | None:
+        """``previous`` plus the rows of bytes ``[state.consumed, size)``, read chunk by chunk; None when the
+        bytes before ``state.consumed`` are no longer ``state.tail`` (a rewritten trace: parse it all).
 
-        parsed, records = await asyncio.to_thread(_parse)
+        Memory stays bounded whatever the trace holds: one chunk, lines of at most ``max_line_bytes`` (cut
+        with a marker), and at most ``max_trace_rows`` rows kept; rows past it are counted, not kept.
+        """
+        lines = state.lines.copy()  # ``state`` stays valid if a read fails half-way
+        header, pos, rows, tail = state.header, state.consumed, state.rows, state.tail
+        room = self.max_trace_rows - len(previous.tasks)
+        records: list[TaskRecord] = []
+        uncounted: dict[str, ProcessProgress] = {}
+        truncated = 0
+
+        async def take(batch: list[bytes]) -> None:
+            nonlocal header, rows, room, truncated
+            if not header and batch:
+                header = batch.pop(0).rstrip(b"\r") + b"\n"
+            if not header.strip():
+                return  # no header (or a blank one): no rows, as parse_trace would say
+            batch = [line for line in (b.rstrip(b"\r") for b in batch) if line]
+            if not batch:
+                return
+            kept, rest = batch[: max(room, 0)], batch[max(room, 0) :]
+            if kept:
+                text = header + b"\n".join(kept)
+                records.extend(await asyncio.to_thread(parse_trace, text, tz=self.tz, final=True, first_row=rows + 1))
+                room -= len(kept)
+            if rest:
+                cells = [h.strip() for h in header.decode("utf-8", "replace").split("\t")]
+                truncated += await asyncio.to_thread(count_rows, cells, rest, uncounted)
+            rows += len(batch)
+
+        check = tail  # read again with the first chunk (one request), to notice a rewritten trace
+        while pos < size:
+            chunk = await self.storage.read_range(key, pos - len(check), min(size, pos + self.chunk_bytes))
+            if check:
+                if not chunk.startswith(check):
+                    return None
+                chunk, check = chunk[len(check) :], b""
+            if not chunk:
+                break  # the object shrank under us: a later look sees it
+            pos += len(chunk)
+            tail = (tail + chunk[-_TAIL_CHECK:])[-_TAIL_CHECK:]
+            await take(lines.feed(chunk))
+        if final and (last := lines.flush()) is not None:
+            await take([last])  # the run has ended: a last line without its newline is a row
+        if truncated:
+            log.warning("trace %s: %d rows past the limit of %d counted, not kept", uri, truncated, self.max_trace_rows)
+        parsed_trace = previous.extended(version, records, truncated_rows=truncated, uncounted=uncounted.values())
         hashes = state.hashes
         if hashes is not None:
-            hashes.update(r.hash for r in records if r.hash)  # the old state is replaced below
-        consumed = state.consumed + max(cut, 0)
-        tail = (state.tail + appended[: max(cut, 0)])[-_TAIL_CHECK:]
-        self._remember(self._traces, uri, _TraceState(str(version), consumed, state.header, tail, final, hashes))
-        return parsed
+            if not header or b"\thash\t" in b"\t" + header.rstrip() + b"\t":
+                hashes.update(r.hash for r in records if r.hash)  # the old state is replaced below
+            else:
+                hashes = None  # no hash column: rows cannot be matched with submissions
+        self._remember(self._traces, uri, _TraceState(str(version), pos, header, tail, final, hashes, lines, rows))
+        return parsed_trace
 
     def _trace_hashes(self, run_id: str, trace: ParsedTrace) -> set[str] | None:
         """Hashes of the trace's rows; None when the trace has no hash column."""

@@ -282,18 +282,20 @@ def _split_names(names: Sequence[str]) -> tuple[list[str | None], list[str | Non
     return process, tag
 
 
-def _column_values(header: list[str], columns: list[Sequence[str]], n: int, tz: tzinfo) -> dict[str, Iterable[object]]:
+def _column_values(
+    header: list[str], columns: list[Sequence[str]], n: int, tz: tzinfo, first_row: int = 1
+) -> dict[str, Iterable[object]]:
     """Converted values of every TaskRecord attribute present in the trace, one iterable per attribute."""
     index = {name: i for i, name in enumerate(header)}  # duplicate column names: the last one wins
     values: dict[str, Iterable[object]] = {}
 
     tid = index.get("task_id")
     if tid is None:
-        values["task_id"] = map(str, range(1, n + 1))
+        values["task_id"] = map(str, range(first_row, first_row + n))
     else:
         ids = columns[tid]
         values["task_id"] = (
-            [v if v != NA and v else str(k) for k, v in enumerate(ids, 1)] if NA in ids or "" in ids else ids
+            [v if v != NA and v else str(k) for k, v in enumerate(ids, first_row)] if NA in ids or "" in ids else ids
         )
     numbers = {"int": parse_int, "time": parse_duration_ms, "mem": parse_bytes}
     for attr, (col, kind) in _COLUMNS.items():
@@ -350,13 +352,14 @@ def _split_columns(lines: list[str], width: int) -> list[Sequence[str]]:
     return list(zip(*rows, strict=True))
 
 
-def parse_trace(data: bytes | str, *, tz: tzinfo = UTC, final: bool = False) -> list[TaskRecord]:
+def parse_trace(data: bytes | str, *, tz: tzinfo = UTC, final: bool = False, first_row: int = 1) -> list[TaskRecord]:
     """Parse a trace file into task records, in order of first appearance of each task id.
 
     The header decides the columns. A last line without its newline is a row still being written and is
     skipped unless ``final``. A task id seen twice keeps its first position and its last values. Short
     rows are padded with ``-``. Text timestamps are read as wall time in ``tz`` (Nextflow writes JVM local
-    time; UTC on Batch VMs and containers); raw epoch millis are exact.
+    time; UTC on Batch VMs and containers); raw epoch millis are exact. ``first_row``: the position of
+    the first data row in the whole trace (rows without a task id are numbered by position).
 
     Work is done column by column with C-level loops (``zip``, ``map`` over C-memoised converters), which
     keeps a 100,000-task trace around a few hundred milliseconds.
@@ -380,7 +383,7 @@ def parse_trace(data: bytes | str, *, tz: tzinfo = UTC, final: bool = False) -> 
         n = len(columns[0])
         if n == 0:
             return []
-        values = _column_values(header, columns, n, tz)
+        values = _column_values(header, columns, n, tz, first_row)
         ids = values["task_id"] = list(values["task_id"])
         args = [values.get(f.name) or repeat(None) for f in fields(TaskRecord)]
         records = list(map(TaskRecord, *args))
@@ -442,6 +445,42 @@ def count_task(counts: dict[str, ProcessProgress], task: TaskRecord, sign: int =
     attr = _STATUS_ATTR.get((task.status or "").upper())
     if attr is not None:
         setattr(p, attr, getattr(p, attr) + sign)
+
+
+_COUNT_FIELDS = ("submitted", "running", "succeeded", "cached", "failed", "aborted", "total")
+OTHER_PROCESSES = "(other processes)"
+
+
+def count_rows(
+    header: Sequence[str], lines: Iterable[bytes], counts: dict[str, ProcessProgress], *, max_processes: int = 10_000
+) -> int:
+    """Count raw trace rows into per-process ``counts`` without keeping them (rows past the row limit);
+    returns how many. Past ``max_processes`` distinct processes, the rest count as :data:`OTHER_PROCESSES`."""
+    index = {name: i for i, name in enumerate(header)}
+    proc_i, name_i, status_i = index.get("process"), index.get("name"), index.get("status")
+    n = 0
+    for line in lines:
+        cells = line.split(b"\t")
+        n += 1
+        proc = ""
+        if proc_i is not None and proc_i < len(cells):
+            proc = cells[proc_i].decode("utf-8", "replace")
+        if (not proc or proc == NA) and name_i is not None and name_i < len(cells):
+            name = cells[name_i].decode("utf-8", "replace")
+            proc = "" if name == NA else split_name(name)[0]
+        status = cells[status_i].decode("ascii", "replace") if status_i is not None and status_i < len(cells) else ""
+        p = counts.get(proc)
+        if p is None:
+            if len(counts) >= max_processes:
+                proc = OTHER_PROCESSES
+            p = counts.get(proc)
+            if p is None:
+                p = counts[proc] = ProcessProgress(process=proc)
+        p.total += 1
+        attr = _STATUS_ATTR.get(status.strip().upper())
+        if attr is not None:
+            setattr(p, attr, getattr(p, attr) + 1)
+    return n
 
 
 def progress(tasks: Iterable[TaskRecord]) -> list[ProcessProgress]:
@@ -596,6 +635,8 @@ class ParsedTrace:
     tasks: tuple[TaskRecord, ...]
     by_id: dict[str, TaskRecord]
     progress: list[ProcessProgress]
+    truncated_rows: int = 0
+    """Rows past the row limit (:class:`services.logs.tasks.TaskStore`): counted in ``progress``, not kept."""
 
     @classmethod
     def from_data(
@@ -611,12 +652,20 @@ class ParsedTrace:
             progress=progress(tasks),
         )
 
-    def extended(self, version: str, records: Iterable[TaskRecord]) -> ParsedTrace:
+    def extended(
+        self,
+        version: str,
+        records: Iterable[TaskRecord],
+        *,
+        truncated_rows: int = 0,
+        uncounted: Iterable[ProcessProgress] = (),
+    ) -> ParsedTrace:
         """The next version of a growing trace: ``records`` are the rows written since this one.
 
         A new task id is appended; a known one keeps its position and takes the new values (as in
         :func:`parse_trace`). Progress is updated by those rows alone, so a 100,000-task trace that gains
-        a few rows costs a few rows, not a re-parse. This version is left untouched.
+        a few rows costs a few rows, not a re-parse. This version is left untouched. ``truncated_rows`` rows
+        past the row limit were not kept; ``uncounted`` are their counts, added to the progress.
         """
         tasks = list(self.tasks)
         by_id = dict(self.by_id)
@@ -635,12 +684,19 @@ class ParsedTrace:
                 count_task(counts, old, -1)
             by_id[record.task_id] = record
             count_task(counts, record, 1)
+        for extra in uncounted:
+            p = counts.get(extra.process)
+            if p is None:
+                p = counts[extra.process] = ProcessProgress(process=extra.process)
+            for name in _COUNT_FIELDS:
+                setattr(p, name, getattr(p, name) + getattr(extra, name))
         return ParsedTrace(
             uri=self.uri,
             version=str(version),
             tasks=tuple(tasks),
             by_id=by_id,
             progress=[p for p in counts.values() if p.total > 0],
+            truncated_rows=self.truncated_rows + truncated_rows,
         )
 
 

@@ -37,7 +37,9 @@ class LogOptions:
     window_bytes: int = 512 << 10
     """Bytes read per ranged read (a streamed batch holds at most one window's entries)."""
     max_entry_bytes: int = 2 << 20
-    """An entry longer than this is cut at a line boundary (memory stays bounded whatever the log holds)."""
+    """An entry longer than this is cut at a line boundary (memory stays bounded whatever the log holds);
+    one line longer than this becomes entries of this many bytes each. Every line of a message is cut at
+    ``services.logs.lines.MAX_LINE_BYTES`` (64 KiB), with a marker."""
     max_page_bytes: int = 2 << 20
     """A page stops after this much message text (responses stay under gRPC's default 4 MiB limit)."""
     poll_seconds: float = 0.5
@@ -134,9 +136,8 @@ class WorkflowLogReader:
                     continue
                 # An entry longer than max_entry_bytes: cut it at a line boundary, or mid-line if it is one line.
                 entries, consumed = _parse(data, pos, _Mode.LINES, limit, reference, self.tz)
-                if not entries:
-                    text = data.decode("utf-8", "replace")
-                    entries, consumed = [LogEntry(pos, pos + len(data), "", None, "", "", "", text)], pos + len(data)
+                if not entries:  # no newline in the window: this part of the line is an entry (cut, with a marker)
+                    entries, consumed = _parse(data, pos, _Mode.ALL, limit, reference, self.tz)
             yield entries, consumed
             if limit is not None:
                 limit -= len(entries)

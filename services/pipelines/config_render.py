@@ -1,16 +1,21 @@
 """RenderConfig: a run's ``nextflow.config`` from the Jinja2 template ``templates/nextflow.config.j2``.
 
 Every value placed in the config is rendered here as a Groovy literal (``groovy_literal``): strings are
-single-quoted with ``\\``, ``'``, ``$`` and control characters escaped, so a param value can never end its
+single-quoted with ``\\``, ``'``, ``$`` and control characters escaped, so a value can never end its
 string, start code, or open a ``${...}`` interpolation. The template itself only positions literals.
-Param names must be plain identifiers. The user's config is appended verbatim under a comment; after it a
-final platform block writes again the lines that must win (executor, network, resource labels, resource
-caps), so nothing in the user's config can change where tasks run, how they are attributed, or their maxima.
+Param names must be plain identifiers.
+
+The user's config is data, never code: ``user_config.parse_user_config`` accepts a strict subset (process
+resources, ``errorStrategy``/``maxRetries``/``maxErrors``, ``ext.args``-style strings, ``withName:`` /
+``withLabel:`` selectors, ``params``) and refuses everything else with the line and column. What it accepted
+is written back here as literals; the user's text itself is never emitted. The platform's block comes last
+(executor, ``google.*``, scratch, resource caps, resource labels); since the parser refuses every setting
+that block owns, no selector can override it either.
 The pipeline's own ``errorStrategy``/``maxRetries`` are left alone (nf-core retries only exit codes 130-145
 and 104 through its base.config; a global retry would repeat every deterministic failure).
-Resource caps: ``resource_caps="params"`` sets ``params.max_cpus/max_memory/max_time`` (nf-core < 3.0),
-``"resource_limits"`` sets ``process.resourceLimits`` (Nextflow >= 24.04). A user's cap param above the
-platform's maximum is refused; one at or below it is kept.
+Resource caps: ``process.resourceLimits`` is always written (Nextflow >= 24.04); with
+``resource_caps="params"`` the platform also sets ``params.max_cpus/max_memory/max_time`` (nf-core < 3.0).
+A user's cap param above the platform's maximum is refused; one at or below it is kept.
 Output is deterministic: params are sorted by name, maps by key, labels in a fixed order.
 """
 
@@ -27,6 +32,15 @@ from typing import Any
 import jinja2
 
 from arc_core.errors import FieldViolation, InvalidArgument
+from services.pipelines.user_config import FIELD as USER_CONFIG_FIELD
+from services.pipelines.user_config import (
+    ResourceMaxima,
+    Setting,
+    UserConfig,
+    duration_seconds,
+    memory_bytes,
+    parse_user_config,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "nextflow.config.j2"
@@ -74,12 +88,32 @@ class BatchConfigSettings:
     max_cpus: int = 36
     max_memory: str = "500 GB"
     max_time: str = "48h"
+    max_disk: str = "2 TB"  # the largest ``disk`` a user's config may request
     scratch: bool = True
     # google.batch.network / subnetwork / usePrivateAddress (Nextflow nf-google BatchConfig).
     network: str = ""
     subnetwork: str = ""
     use_private_address: bool = False
     extra_labels: tuple[tuple[str, str], ...] = ()  # more process resource labels, e.g. (("team", "x"),)
+
+    def __post_init__(self) -> None:
+        """Refuse maxima that cap nothing (0, negative, NaN, unparseable): at start-up, not per request."""
+        if isinstance(self.max_cpus, bool) or not isinstance(self.max_cpus, int) or self.max_cpus < 1:
+            raise ValueError(f"max_cpus must be a whole number >= 1, not {self.max_cpus!r}")
+        for name, measure, what in (
+            ("max_memory", memory_bytes, "a memory size such as '500 GB'"),
+            ("max_time", duration_seconds, "a duration such as '48h'"),
+            ("max_disk", memory_bytes, "a disk size such as '2 TB'"),
+        ):
+            value = getattr(self, name)
+            amount = measure(value) if isinstance(value, str) else None
+            if amount is None or not math.isfinite(amount) or amount < 1:
+                raise ValueError(f"{name} must be {what} of at least 1 unit, not {value!r}")
+
+    @property
+    def maxima(self) -> ResourceMaxima:
+        """The largest request a task may make, for the user-config parser."""
+        return ResourceMaxima(cpus=self.max_cpus, memory=self.max_memory, time=self.max_time, disk=self.max_disk)
 
     @property
     def executor(self) -> str:
@@ -133,33 +167,8 @@ def gcp_label_key(key: str) -> str:
     return cleaned[:63]
 
 
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\.?\s*([KMGTP]?)B\s*$", re.IGNORECASE)
-_MEMORY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
-_TIME_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*\.?\s*(ms|s|m|h|d|day|days)\s*", re.IGNORECASE)
-_TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "day": 86400, "days": 86400}
 CAP_PARAMS = ("max_cpus", "max_memory", "max_time")
 RESOURCE_CAPS_KINDS = ("params", "resource_limits")
-
-
-def memory_bytes(value: str) -> float | None:
-    """``'64 GB'`` / ``'64.GB'`` in bytes, None when it is not a Nextflow memory unit."""
-    m = _MEMORY_RE.match(value)
-    return float(m[1]) * _MEMORY_UNITS[m[2].upper()] if m else None
-
-
-def duration_seconds(value: str) -> float | None:
-    """``'48h'`` / ``'2.d 3.h'`` in seconds, None when it is not a Nextflow duration."""
-    text = value.strip()
-    if not text:
-        return None
-    total, pos = 0.0, 0
-    while pos < len(text):
-        m = _TIME_PART_RE.match(text, pos)
-        if not m:
-            return None
-        total += float(m[1]) * _TIME_UNITS[m[2].lower()]
-        pos = m.end()
-    return total
 
 
 def _cap_params(
@@ -220,26 +229,53 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-# Settings the final platform block re-asserts for the whole run, but that a `withName:`/`withLabel:` selector
-# in a user's config would still replace for the processes it names (selectors win over process-wide values):
-# the labels that cost attribution and the task-log filter depend on, and where and how tasks run.
-_PLATFORM_OWNED_RE = re.compile(r"\b(resourceLabels|executor)\b")
+def check_user_config(user_config: str, settings: BatchConfigSettings) -> tuple[UserConfig, list[FieldViolation]]:
+    """The user's config parsed (see ``user_config``), or the violations that refuse it."""
+    size = len(user_config.encode("utf-8", "surrogatepass"))
+    if size > MAX_USER_CONFIG_BYTES:
+        return UserConfig(), [
+            FieldViolation(USER_CONFIG_FIELD, f"is {size} bytes; the limit is {MAX_USER_CONFIG_BYTES} (100 KB)")
+        ]
+    return parse_user_config(user_config, settings.maxima)
 
 
-def _platform_owned_settings(user_config: str) -> list[FieldViolation]:
-    """A violation for each line of the user's config that names a platform-owned setting."""
-    problems = []
-    for number, line in enumerate(user_config.splitlines(), 1):
-        found = _PLATFORM_OWNED_RE.search(line.split("//", 1)[0])
-        if found:
+def merge_config_params(params: Mapping[str, Any], config: UserConfig) -> tuple[dict[str, Any], list[FieldViolation]]:
+    """``params`` with the config's ``params`` block; a name set in both is a violation (not merged)."""
+    merged = dict(params)
+    problems: list[FieldViolation] = []
+    for name, param in sorted(config.params_dict.items()):
+        if name in params:
             problems.append(
                 FieldViolation(
-                    "user_config",
-                    f"line {number}: {found[1]} is set by the platform (the run's labels and executor) and cannot"
-                    " be changed in a run's config",
+                    f"params.{name}",
+                    "set both in params and in the config's params block"
+                    f" (user_config line {param.line}, column {param.column})",
                 )
             )
-    return problems
+            continue
+        merged[name] = param.value
+    return merged, problems
+
+
+def _last_wins(settings: tuple[Setting, ...]) -> list[Setting]:
+    """One setting per name, the last written (as Nextflow applies them), in first-written order."""
+    by_name: dict[str, Setting] = {}
+    for setting in settings:
+        by_name[setting.name] = setting
+    return list(by_name.values())
+
+
+def render_user_settings(config: UserConfig) -> list[str]:
+    """The accepted process settings and selectors as config lines of literals (params are rendered apart)."""
+    lines = [f"process.{s.name} = {groovy_literal(s.value)}" for s in _last_wins(config.process)]
+    if config.selectors:
+        lines.append("process {")
+        for selector in config.selectors:
+            lines.append(f"    {selector.kind}: {groovy_string(selector.pattern)} {{")
+            lines.extend(f"        {s.name} = {groovy_literal(s.value)}" for s in _last_wins(selector.settings))
+            lines.append("    }")
+        lines.append("}")
+    return lines
 
 
 def render_config(
@@ -257,11 +293,14 @@ def render_config(
     ``resource_caps`` (the catalog's, see ``RESOURCE_CAPS_KINDS``) chooses how the platform's maxima apply.
 
     ``params`` are rendered as ``params.<name> = <literal>`` (the caller includes ``input``/``outdir`` if it
-    wants them in the config). Raises InvalidArgument for a param name that is not an identifier, a value
-    that has no Groovy form, or a user config over 100 KB.
+    wants them in the config), with the user config's ``params`` block. Raises InvalidArgument for a param
+    name that is not an identifier, a value that has no Groovy form, a param set both in ``params`` and in
+    the config, or a user config over 100 KB or outside the accepted subset (``check_user_config``).
     """
     if resource_caps not in RESOURCE_CAPS_KINDS:
         raise ValueError(f"resource_caps must be one of {RESOURCE_CAPS_KINDS}, not {resource_caps!r}")
+    config, config_problems = check_user_config(user_config or "", settings)
+    params, overlap = merge_config_params(params, config)
     problems: list[FieldViolation] = []
     cap_params: list[tuple[str, str]] = []
     if resource_caps == "params":
@@ -272,7 +311,7 @@ def render_config(
     for name in sorted(params):
         value = params[name]
         if resource_caps == "params" and name in CAP_PARAMS:
-            continue  # rendered, checked against the maxima, in the platform blocks
+            continue  # rendered, checked against the maxima, in the platform block
         if not _IDENTIFIER_RE.match(name) or name in _GROOVY_RESERVED:
             problems.append(
                 FieldViolation(f"params.{name}", "parameter names must be identifiers ([A-Za-z_][A-Za-z0-9_]*)")
@@ -282,13 +321,8 @@ def render_config(
             rendered_params.append((name, groovy_literal(value)))
         except ValueError as exc:
             problems.append(FieldViolation(f"params.{name}", str(exc)))
-    user_config = user_config or ""
-    problems.extend(_platform_owned_settings(user_config))
-    size = len(user_config.encode("utf-8", "surrogatepass"))
-    if size > MAX_USER_CONFIG_BYTES:
-        problems.append(
-            FieldViolation("user_config", f"is {size} bytes; the limit is {MAX_USER_CONFIG_BYTES} (100 KB)")
-        )
+    problems.extend(overlap)
+    problems.extend(config_problems)
     if problems:
         raise InvalidArgument("cannot render nextflow.config", problems)
 
@@ -310,7 +344,7 @@ def render_config(
                 "time": settings.max_time,
             },
             labels=labels,
-            user_config=user_config.rstrip("\n"),
+            user_settings=render_user_settings(config),
         )
     )
     return text.rstrip("\n") + "\n"

@@ -21,7 +21,11 @@ async def build(settings: Settings, *, database_url: str | None) -> tuple[Servic
         network=settings.batch_network,
         subnetwork=settings.batch_subnetwork,
         use_private_address=settings.batch_no_external_ip,
-    )
+        max_cpus=settings.task_max_cpus,
+        max_memory=settings.task_max_memory,
+        max_time=settings.task_max_time,
+        max_disk=settings.task_max_disk,
+    )  # raises ValueError at start-up for maxima that cap nothing
     servicer = PipelinesServicer(catalog, batch)
     registration = ServiceRegistration(
         name=SERVICE_NAME,

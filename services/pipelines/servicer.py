@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import grpc
 from google.protobuf import struct_pb2
@@ -12,7 +13,13 @@ from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2, pipelines_serv
 from arc_core.errors import FieldViolation, InvalidArgument
 from arc_core.protos import from_struct
 from services.pipelines.catalog import Catalog, ParamSpec, Pipeline, PipelineVersionSchema
-from services.pipelines.config_render import BatchConfigSettings, render_config
+from services.pipelines.config_render import (
+    BatchConfigSettings,
+    check_user_config,
+    merge_config_params,
+    render_config,
+)
+from services.pipelines.user_config import ConfigParam
 from services.pipelines.validation import validate_run_inputs
 
 SERVICE_NAME = pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name
@@ -83,6 +90,27 @@ def schema_to_proto(schema: PipelineVersionSchema) -> pipeline_pb2.PipelineSchem
     )
 
 
+def _invalid_run_inputs(schema: PipelineVersionSchema, violations: list[FieldViolation]) -> InvalidArgument:
+    """The error ``validate_run_inputs`` raises, for the config's problems with (or without) its own."""
+    total = len(violations)
+    return InvalidArgument(
+        f"invalid run inputs for {schema.pipeline} {schema.version}: {total} problem{'s' if total != 1 else ''}",
+        violations,
+        reason="INVALID_RUN_INPUTS",
+        metadata={"violation_count": str(total)},
+    )
+
+
+def _locate(violation: FieldViolation, from_config: dict[str, ConfigParam]) -> FieldViolation:
+    """A violation of a param the config's params block set, with where it was set."""
+    name = re.split(r"[.\[]", violation.field.removeprefix("params."), maxsplit=1)[0]
+    param = from_config.get(name) if violation.field.startswith("params.") else None
+    if param is None:
+        return violation
+    where = f" (set in the config's params block: user_config line {param.line}, column {param.column})"
+    return FieldViolation(violation.field, violation.description + where)
+
+
 class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
     def __init__(self, catalog: Catalog, batch: BatchConfigSettings) -> None:
         self.catalog = catalog
@@ -123,16 +151,30 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
         self, request: pipelines_service_pb2.ValidateRunInputsRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.ValidateRunInputsResponse:
         schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
-        params = from_struct(request.params)
+        # The config's params { } block is validated with the request's params (a name in both is refused),
+        # so a platform-owned or forbidden param is refused wherever it is written.
+        config, config_problems = await asyncio.to_thread(check_user_config, request.user_config, self.batch)
+        request_params = from_struct(request.params)
+        params, overlap = merge_config_params(request_params, config)
+        config_problems = [*overlap, *config_problems]
+        from_config = {name: p for name, p in config.params_dict.items() if name not in request_params}
         if request.samplesheet_only and params:
             raise InvalidArgument(
                 "params are not checked with samplesheet_only",
-                [FieldViolation("params", "must be empty when samplesheet_only is set")],
+                [FieldViolation("params", "must be empty when samplesheet_only is set"), *config_problems],
             )
-        # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
-        report = await asyncio.to_thread(
-            validate_run_inputs, schema, params, request.samplesheet_csv, samplesheet_only=request.samplesheet_only
-        )
+        try:
+            # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
+            report = await asyncio.to_thread(
+                validate_run_inputs, schema, params, request.samplesheet_csv, samplesheet_only=request.samplesheet_only
+            )
+        except InvalidArgument as exc:
+            located = [_locate(v, from_config) for v in exc.violations]
+            if not config_problems and located == exc.violations:
+                raise
+            raise _invalid_run_inputs(schema, [*config_problems, *located]) from None
+        if config_problems:
+            raise _invalid_run_inputs(schema, config_problems)
         return pipelines_service_pb2.ValidateRunInputsResponse(
             sample_count=report.sample_count,
             input_paths=[
@@ -145,7 +187,9 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
         self, request: pipelines_service_pb2.RenderConfigRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.RenderConfigResponse:
         schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
-        text = render_config(
+        # Parsing up to 100 KB of user config is CPU work: off the event loop.
+        text = await asyncio.to_thread(
+            render_config,
             pipeline=request.pipeline,
             version=schema.version,
             params=from_struct(request.params),

@@ -10,7 +10,9 @@ from arc.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc_core import grpc_client
 from arc_core.identity import Identity
+from arc_core.service_identity import ServiceCredential
 from services.runs.convert import to_struct
+from services.runs.input_locations import InputPath, ValidatedInputs
 from services.runs.progress import ProcessCounts
 
 
@@ -21,16 +23,30 @@ class PipelinesClient:
         self.stub = pipelines_service_pb2_grpc.PipelinesServiceStub(channel)
 
     async def validate_run_inputs(
-        self, identity: Identity, *, pipeline: str, version: str, params: dict[str, Any], samplesheet_csv: str
-    ) -> int:
+        self,
+        identity: Identity,
+        *,
+        pipeline: str,
+        version: str,
+        params: dict[str, Any],
+        samplesheet_csv: str,
+        user_config: str = "",
+    ) -> ValidatedInputs:
         response = await grpc_client.unary(
             self.stub.ValidateRunInputs,
             pipelines_service_pb2.ValidateRunInputsRequest(
-                pipeline=pipeline, pipeline_version=version, params=to_struct(params), samplesheet_csv=samplesheet_csv
+                pipeline=pipeline,
+                pipeline_version=version,
+                params=to_struct(params),
+                samplesheet_csv=samplesheet_csv,
+                user_config=user_config,
             ),
             identity=identity,
         )
-        return response.sample_count
+        return ValidatedInputs(
+            response.sample_count,
+            tuple(InputPath(p.field, p.uri, p.kind or "path", p.must_exist) for p in response.input_paths),
+        )
 
     async def render_config(
         self, identity: Identity, *, pipeline: str, version: str, run_id: str, user_config: str
@@ -46,14 +62,22 @@ class PipelinesClient:
 
 
 class LogsClient:
-    """Task progress from the Logs service (it owns the trace)."""
+    """Task progress from the Logs service (it owns the trace), asked as the Runs service itself.
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    The poller serves every watcher of a run, so it calls with ``credential`` (the service's own identity,
+    see ``arc_core.service_identity``), never with a watcher's forwarded token; WatchRun has already checked
+    that each watcher may see the run.
+    """
+
+    def __init__(self, channel: grpc.aio.Channel, credential: ServiceCredential) -> None:
         self.stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+        self.credential = credential
 
-    async def progress(self, identity: Identity, run_id: str) -> tuple[ProcessCounts, ...]:
+    async def progress(self, run_id: str) -> tuple[ProcessCounts, ...]:
         response = await grpc_client.unary(
-            self.stub.ListTasks, logs_service_pb2.ListTasksRequest(run_id=run_id, page_size=1), identity=identity
+            self.stub.ListTasks,
+            logs_service_pb2.ListTasksRequest(run_id=run_id, page_size=1),
+            metadata=await self.credential.metadata(),
         )
         return tuple(
             ProcessCounts(

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncpg
 
-from arc.runs.v1 import runs_service_pb2_grpc
 from arc_core import db
 from arc_core.grpc_client import open_channel
-from arc_core.grpc_server import ServiceRegistration
+from arc_core.grpc_server import ServiceRegistration, SideServer
+from arc_core.object_listing import ObjectLister
+from arc_core.service_identity import service_credential
 from arc_core.settings import Settings
 from arc_core.storage import open_storage
 from services.runs.clients import LogsClient, PipelinesClient
 from services.runs.events import RunEventHub
 from services.runs.executors.factory import make_executor
+from services.runs.input_locations import InputChecker, InputLocationPolicy
 from services.runs.launcher import RunLauncher
 from services.runs.progress import ProgressFeed
 from services.runs.reconciler import Reconciler
 from services.runs.service import RunsService, UserLimits
-from services.runs.servicer import REPORT_METHOD, SERVICE_NAME, RunsServicer
+from services.runs.servicer import (
+    REPORT_METHOD,
+    SERVICE_NAME,
+    RunsServicer,
+    add_to_main_server,
+    add_to_status_server,
+)
 from services.runs.store import RunStore
 
 
@@ -33,7 +41,8 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
     )
     pipelines_channel = open_channel(settings.service_address("pipelines"))
     logs_channel = open_channel(settings.service_address("logs"))
-    progress = ProgressFeed(LogsClient(logs_channel).progress, interval=settings.progress_interval_seconds)
+    logs = LogsClient(logs_channel, service_credential(settings, "runs"))  # the poller calls as Runs itself
+    progress = ProgressFeed(logs.progress, interval=settings.progress_interval_seconds)
     executor = make_executor(settings)
 
     async def connect() -> asyncpg.Connection:
@@ -44,7 +53,8 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         store=store,
         storage=storage,
         executor=executor,
-        status_address=settings.status_address or settings.service_address("runs"),
+        # ARC_STATUS_ADDRESS (the internal load balancer), or the status port on loopback once bound (below).
+        status_address=settings.status_address or f"127.0.0.1:{settings.status_port}",
         nextflow_bin=settings.nextflow_bin,
     )
     service = RunsService(
@@ -56,6 +66,12 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         progress=progress,
         limits=UserLimits(
             max_active=settings.max_active_runs_per_user, max_per_hour=settings.max_runs_created_per_hour
+        ),
+        input_checker=InputChecker(
+            policy=InputLocationPolicy(settings.resolved_input_locations, settings.resolved_storage_root),
+            # With gs:// storage the lister shares the storage's client (the same credentials).
+            lister=ObjectLister(client=getattr(storage, "client", None)),
+            runs=store,
         ),
     )
     reconciler = Reconciler(
@@ -80,12 +96,22 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         await logs_channel.close()
         await pool.close()
 
+    def status_bound(port: int) -> None:
+        if not settings.status_address:
+            launcher.status_address = f"127.0.0.1:{port}"
+
+    servicer = RunsServicer(service)
+    status_port = SideServer(
+        name="status",
+        port=settings.status_port,
+        add_to_server=lambda server: add_to_status_server(servicer, server),
+        self_authenticated=(REPORT_METHOD,),
+        on_bound=status_bound,
+    )
     registration = ServiceRegistration(
         name=SERVICE_NAME,
-        add_to_server=lambda server: runs_service_pb2_grpc.add_RunsServiceServicer_to_server(
-            RunsServicer(service), server
-        ),
-        self_authenticated=(REPORT_METHOD,),
+        add_to_server=lambda server: add_to_main_server(servicer, server),
+        side_servers=[status_port],
         on_start=[start],
         on_stop=[stop],
         ready=store.ping,

@@ -34,6 +34,7 @@ from arc_core.identity import Identity
 from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
 from services.runs.events import RunEventHub
+from services.runs.input_locations import InputChecker, ValidatedInputs
 from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input
 from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
@@ -53,9 +54,17 @@ class PipelinesPort(Protocol):
     """What Runs needs from the Pipelines service."""
 
     async def validate_run_inputs(
-        self, identity: Identity, *, pipeline: str, version: str, params: dict[str, Any], samplesheet_csv: str
-    ) -> int:
-        """The sample count of valid inputs; raises InvalidArgument with every violation otherwise."""
+        self,
+        identity: Identity,
+        *,
+        pipeline: str,
+        version: str,
+        params: dict[str, Any],
+        samplesheet_csv: str,
+        user_config: str = "",
+    ) -> ValidatedInputs:
+        """The sample count of valid inputs and the paths they name; raises InvalidArgument with every
+        violation otherwise (``user_config``'s syntax and its ``params`` block included)."""
         ...
 
     async def render_config(
@@ -149,6 +158,7 @@ class RunsService:
         launcher: RunLauncher,
         progress: ProgressFeed | None = None,
         limits: UserLimits | None = None,
+        input_checker: InputChecker | None = None,
     ) -> None:
         self.limits = limits or UserLimits()
         self.store = store
@@ -157,6 +167,8 @@ class RunsService:
         self.pipelines = pipelines
         self.launcher = launcher
         self.progress = progress
+        # Where file inputs may come from, and that they exist (None: not checked, for tests of other parts).
+        self.input_checker = input_checker
         self._touched: dict[str, float] = {}
 
     # --- identity and access -------------------------------------------------------------------
@@ -190,13 +202,17 @@ class RunsService:
             if existing is not None:
                 return existing
         await self._check_user_limits(caller)
-        sample_count = await self.pipelines.validate_run_inputs(
+        validated = await self.pipelines.validate_run_inputs(
             caller,
             pipeline=run.pipeline,
             version=run.pipeline_version,
             params=run.params,
             samplesheet_csv=run.samplesheet_csv,
+            user_config=run.config_content,
         )
+        sample_count = validated.sample_count
+        if self.input_checker is not None:
+            await self.input_checker.check(caller, validated.input_paths)
         token = secrets.token_urlsafe(32)
         # The row first, under a run id nobody has (a clash draws a new id), then the inputs: a clashing
         # id can never touch the run that owns it.
@@ -485,13 +501,13 @@ class RunsService:
         """
         await self._visible_run(caller, run_id)
         sub = self.hub.subscribe(run_id)  # before the first read, so no change can slip between
-        progress = self.progress.subscribe(run_id, caller) if self.progress else None
+        progress = self.progress.subscribe(run_id) if self.progress else None  # polled as the service
         try:
             history = await self.hub.events_after(run_id, 0)
             if after_seq <= 0:
                 rows = history[-1:]
-            elif any(r["seq"] == after_seq and st.is_terminal(r["to_status"]) for r in history):
-                return  # a reconnect after the final event: nothing more will come
+            elif history and after_seq >= history[-1]["seq"] and st.is_terminal(history[-1]["to_status"]):
+                return  # a reconnect after the final event (or past it): nothing more will come
             else:
                 rows = [r for r in history if r["seq"] > after_seq]
             last, last_time, progress_sent = max(after_seq, 0), None, 0

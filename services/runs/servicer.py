@@ -9,14 +9,15 @@ from datetime import UTC
 import grpc
 
 from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
-from arc_core.grpc_server import current_identity, metadata_dict
+from arc_core.grpc_server import add_methods, current_identity, metadata_dict, servicer_methods
 from arc_core.identity import RUN_TOKEN_HEADER
 from services.runs.convert import STATUS_FROM_PROTO, from_struct, run_to_proto, timestamp
 from services.runs.inputs import RunInput
 from services.runs.service import RecoveryInput, RunsService
 
 SERVICE_NAME = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name
-REPORT_METHOD = f"/{SERVICE_NAME}/ReportRunStatus"
+REPORT_NAME = "ReportRunStatus"
+REPORT_METHOD = f"/{SERVICE_NAME}/{REPORT_NAME}"
 
 REPORT_TIMESTAMPS = {"running": "started_at", "completed": "completed_at", "failed": "failed_at"}
 
@@ -133,3 +134,16 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
         }
         row = await self.service.report_status(token, request.run_id, target, at=at, fields=fields)
         return run_to_proto(row)
+
+
+def add_to_main_server(servicer: RunsServicer, server: grpc.aio.Server) -> None:
+    """Every RunsService method but ReportRunStatus: orchestrators report on the status port only, so the
+    main port (whose callers have a user or service identity) never takes a run token."""
+    name, handlers = servicer_methods(runs_service_pb2_grpc.add_RunsServiceServicer_to_server, servicer)
+    add_methods(server, name, {method: h for method, h in handlers.items() if method != REPORT_NAME})
+
+
+def add_to_status_server(servicer: RunsServicer, server: grpc.aio.Server) -> None:
+    """ReportRunStatus only: the port Batch VMs (user-written pipeline code) can reach."""
+    name, handlers = servicer_methods(runs_service_pb2_grpc.add_RunsServiceServicer_to_server, servicer)
+    add_methods(server, name, {REPORT_NAME: handlers[REPORT_NAME]})

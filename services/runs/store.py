@@ -8,6 +8,7 @@ kept and the change is published with ``pg_notify`` (delivered on commit).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,6 +136,17 @@ class RunStore:
             window_seconds,
         )
         return int(row["active"]), int(row["recent"]), row["oldest"]
+
+    async def runs_visible_to(self, run_ids: Collection[str], user_email: str | None) -> set[str]:
+        """The ids among ``run_ids`` that ``user_email`` owns; ``None`` (an admin): the ids that exist. One query."""
+        if not run_ids:
+            return set()
+        rows = await self.pool.fetch(
+            "SELECT run_id FROM runs WHERE run_id = ANY($1::text[]) AND ($2::text IS NULL OR user_email = $2)",
+            list(run_ids),
+            user_email,
+        )
+        return {row["run_id"] for row in rows}
 
     async def get_by_request_id(self, user_email: str, request_id: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow(

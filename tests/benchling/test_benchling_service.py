@@ -30,6 +30,7 @@ from arc_core.protos import timestamp
 from arc_core.settings import Settings
 from services.benchling.server import build, demo_fastq_dir
 from services.benchling.servicer import SERVICE_NAME
+from tests.support.inputs import TEST_INPUTS
 from tests.support.platform import Running, email_metadata, running_platform
 
 ALICE = email_metadata("alice@example.com")
@@ -415,7 +416,8 @@ async def test_warehouse_down_is_unavailable_and_the_rest_keeps_working(
             json={
                 "pipeline": "nf-core/scrnaseq",
                 "pipeline_version": "2.7.1",
-                "samplesheet_csv": "sample,fastq_1,fastq_2\ns1,s1_R1.fastq.gz,s1_R2.fastq.gz\n",
+                "samplesheet_csv": "sample,fastq_1,fastq_2\n"
+                f"s1,{TEST_INPUTS}/s1_R1.fastq.gz,{TEST_INPUTS}/s1_R2.fastq.gz\n",
                 "params": SCRNASEQ_PARAMS,
             },
             headers=ALICE_HTTP,

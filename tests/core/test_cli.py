@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.inputs import TEST_INPUTS
 from tests.support.platform import kill_orchestrators
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,8 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> httpx.R
 
 def start(data_dir: Path, http: int, grpc: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARC_DATABASE_URL")}
-    env.update(ARC_DATA_DIR=str(data_dir), ARC_HTTP_PORT=str(http), ARC_GRPC_PORT=str(grpc))
+    env.update(ARC_DATA_DIR=str(data_dir), ARC_HTTP_PORT=str(http), ARC_GRPC_PORT=str(grpc), ARC_STATUS_PORT="0")
+    env["ARC_INPUT_LOCATIONS"] = str(TEST_INPUTS)  # the placeholder FASTQ files the samplesheet names
     return subprocess.Popen(
         [sys.executable, "-m", "arc_core", "serve", "--target", "all"],
         cwd=ROOT,
@@ -79,7 +81,9 @@ def test_serve_all_embedded_then_ctrl_c(tmp_path_factory: pytest.TempPathFactory
             json={
                 "pipeline": "demo/hello",
                 "pipeline_version": "1.0.0",
-                "samplesheet_csv": (ROOT / "tests" / "core" / "data" / "hello_samplesheet.csv").read_text(),
+                "samplesheet_csv": (ROOT / "tests" / "core" / "data" / "hello_samplesheet.csv")
+                .read_text()
+                .replace("data/", f"{TEST_INPUTS}/"),
                 "params": {"greeting": "hi"},
             },
             timeout=30,

@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm
 from pydantic import ValidationError
 
-from arc_core.errors import Unauthenticated, Unavailable
+from arc_core.errors import PermissionDenied, Unauthenticated, Unavailable
 from arc_core.identity import (
     AUTHORIZATION_HEADER,
     DEV_DEFAULT_EMAIL,
@@ -36,6 +36,15 @@ from arc_core.identity import (
     Identity,
     KeyCache,
     strip_iap_prefix,
+)
+from arc_core.service_identity import (
+    SERVICE_CREDENTIAL_HEADER,
+    GoogleIdTokenCredential,
+    ProcessCredential,
+    credential_key,
+    mint_process_credential,
+    service_credential,
+    verify_process_credential,
 )
 from arc_core.settings import Settings, load_settings
 
@@ -548,3 +557,173 @@ async def test_bearer_is_ignored_without_an_id_token_audience(iap_auth: Authenti
     assert identity.email == "alice@example.com"
     with pytest.raises(Unauthenticated, match="missing"):
         await iap_auth.authenticate({AUTHORIZATION_HEADER: "Bearer whatever"})
+
+
+# --- the platform's own services (arc_core.service_identity) ----------------------------------------------
+
+LIST_TASKS = "/arc.logs.v1.LogsService/ListTasks"
+GET_RUN = "/arc.runs.v1.RunsService/GetRun"
+CANCEL_RUN = "/arc.runs.v1.RunsService/CancelRun"
+RUNS_SA = "arc-runs@arc-prod.iam.gserviceaccount.com"
+
+
+def test_process_credentials_verify_only_as_minted() -> None:
+    value = mint_process_credential("runs@arc.internal")
+    assert verify_process_credential(value) == "runs@arc.internal"
+    principal, _, mac = value.rpartition(":")
+    flipped = mac[:-1] + ("1" if mac[-1] == "0" else "0")
+    assert verify_process_credential(f"{principal}:{flipped}") is None
+    assert verify_process_credential(value, credential_key(make_settings(service_credential_secret="x"))) is None
+    assert verify_process_credential(f"logs@arc.internal:{mac}") is None
+    assert verify_process_credential(mint_process_credential("alice@example.com")) is None  # not internal
+    for garbage in ("", ":", "runs@arc.internal", "runs@arc.internal:", "é:é"):
+        assert verify_process_credential(garbage) is None
+
+
+async def test_the_process_credential_is_internal_on_internal_methods_only() -> None:
+    auth = Authenticator(make_settings(auth_mode="dev", admin_emails="runs@arc.internal"))
+    metadata = dict(await ProcessCredential("runs").metadata())
+    for method in (LIST_TASKS, GET_RUN, "/arc.runs.v1.RunsService/WatchRun"):
+        identity = await auth.authenticate(metadata, method)
+        assert identity.email == "runs@arc.internal"
+        assert identity.is_internal and identity.is_service and not identity.is_admin
+        assert identity.can_see("anyone@example.com")
+        assert identity.credentials == ((SERVICE_CREDENTIAL_HEADER, metadata[SERVICE_CREDENTIAL_HEADER]),)
+    for method in (CANCEL_RUN, "/arc.runs.v1.RunsService/ListRuns", None):
+        with pytest.raises(PermissionDenied, match="may not call"):
+            await auth.authenticate(metadata, method)
+
+
+async def test_a_bad_process_credential_is_unauthenticated_in_any_mode(iap_auth: Authenticator) -> None:
+    forged = {SERVICE_CREDENTIAL_HEADER: "runs@arc.internal:" + "0" * 64}
+    for auth in (Authenticator(make_settings(auth_mode="dev")), iap_auth):
+        with pytest.raises(Unauthenticated, match="invalid service credential"):
+            await auth.authenticate(forged, GET_RUN)
+    # In iap mode too, the credential minted by this process is accepted (services in one process).
+    identity = await iap_auth.authenticate(dict(await ProcessCredential("runs").metadata()), GET_RUN)
+    assert identity.is_internal
+
+
+@pytest.mark.parametrize("email", ["runs@arc.internal", "Runs@Arc.Internal", "anything@arc.internal"])
+async def test_nobody_can_claim_an_internal_principal(email: str, iap_auth: Authenticator, iap_key: EsKey) -> None:
+    dev = Authenticator(make_settings(auth_mode="dev"))
+    with pytest.raises(Unauthenticated, match="reserved for the platform's own services"):
+        await dev.authenticate({USER_EMAIL_HEADER: f"accounts.google.com:{email}"}, GET_RUN)
+    with pytest.raises(Unauthenticated, match="reserved"):
+        await iap_auth.authenticate({IAP_JWT_HEADER: iap_key.sign(iap_claims(email=email))}, GET_RUN)
+
+
+@pytest.fixture
+def internal_auth(key_server: KeyServer, google_key: RsaKey, iap_key: EsKey) -> Authenticator:
+    return Authenticator(
+        make_settings(
+            auth_mode="iap",
+            iap_audience=IAP_AUDIENCE,
+            iap_certs_url=key_server.serve(unique_path("iap"), {"keys": [iap_key.jwk()]}),
+            id_token_audience=ID_AUDIENCE,
+            id_token_certs_url=key_server.serve(
+                unique_path("google-certs"), {google_key.kid: google_key.certificate_pem()}
+            ),
+            service_account_emails=ROBOT,
+            internal_service_accounts=f" {RUNS_SA.upper()} ",
+            admin_emails=RUNS_SA,
+        )
+    )
+
+
+async def test_an_internal_service_accounts_id_token(internal_auth: Authenticator, google_key: RsaKey) -> None:
+    assert internal_auth.settings.internal_service_accounts == frozenset({RUNS_SA})
+    token = {AUTHORIZATION_HEADER: f"Bearer {google_key.sign(id_token_claims(email=RUNS_SA))}"}
+    identity = await internal_auth.authenticate(token, LIST_TASKS)  # allowed without service_account_emails
+    assert identity.email == RUNS_SA and identity.is_internal and identity.is_service
+    assert not identity.is_admin  # listed as admin or not, an internal principal only reads
+    with pytest.raises(PermissionDenied):
+        await internal_auth.authenticate(token, CANCEL_RUN)
+    # Another allowed service account is a plain caller, on any method.
+    robot = await internal_auth.authenticate(
+        {AUTHORIZATION_HEADER: f"Bearer {google_key.sign(id_token_claims())}"}, CANCEL_RUN
+    )
+    assert robot.email == ROBOT and not robot.is_internal and not robot.can_see("alice@example.com")
+
+
+class TokenMint:
+    """Stands in for the metadata server: ID tokens whose lifetime the test chooses; counts calls."""
+
+    def __init__(self, key: RsaKey, lifetime: int = 3600) -> None:
+        self.key = key
+        self.lifetime = lifetime
+        self.calls: list[str] = []
+        self.fail: Exception | None = None
+
+    def __call__(self, audience: str) -> str:
+        self.calls.append(audience)
+        if self.fail is not None:
+            raise self.fail
+        now = int(time.time())
+        return self.key.sign(id_token_claims(email=RUNS_SA, aud=audience, iat=now, exp=now + self.lifetime))
+
+
+async def test_the_id_token_credential_is_cached_until_near_expiry(google_key: RsaKey) -> None:
+    mint = TokenMint(google_key)
+    credential = GoogleIdTokenCredential(ID_AUDIENCE, fetch=mint)
+    first = await asyncio.gather(*(credential.metadata() for _ in range(5)))  # concurrent: one fetch
+    assert mint.calls == [ID_AUDIENCE]
+    assert all(m == first[0] for m in first)
+    ((name, value),) = first[0]
+    assert name == AUTHORIZATION_HEADER and value.startswith("Bearer ")
+    assert await credential.metadata() == first[0]
+    assert len(mint.calls) == 1
+
+    short = TokenMint(google_key, lifetime=200)  # inside the 300 s margin: fetched afresh every time
+    credential = GoogleIdTokenCredential(ID_AUDIENCE, fetch=short)
+    await credential.metadata()
+    await credential.metadata()
+    assert len(short.calls) == 2
+
+
+async def test_the_id_token_credential_verifies_where_it_is_sent(
+    internal_auth: Authenticator, google_key: RsaKey
+) -> None:
+    metadata = await GoogleIdTokenCredential(ID_AUDIENCE, fetch=TokenMint(google_key)).metadata()
+    assert (await internal_auth.authenticate(dict(metadata), GET_RUN)).is_internal
+
+
+async def test_an_id_token_that_cannot_be_fetched_is_unavailable(google_key: RsaKey) -> None:
+    mint = TokenMint(google_key)
+    mint.fail = OSError("metadata server unreachable")
+    credential = GoogleIdTokenCredential(ID_AUDIENCE, fetch=mint)
+    with pytest.raises(Unavailable, match="metadata server unreachable"):
+        await credential.metadata()
+    mint.fail = None  # not cached: the next call tries again
+    assert (await credential.metadata())[0][0] == AUTHORIZATION_HEADER
+    assert len(mint.calls) == 2
+
+
+def test_which_service_credential() -> None:
+    assert isinstance(service_credential(make_settings(auth_mode="dev"), "runs"), ProcessCredential)
+    assert isinstance(
+        service_credential(make_settings(auth_mode="iap", iap_audience=IAP_AUDIENCE), "runs"), ProcessCredential
+    )  # services in one process behind IAP, no audience for ID tokens
+    separate = make_settings(auth_mode="iap", iap_audience=IAP_AUDIENCE, id_token_audience=ID_AUDIENCE)
+    credential = service_credential(separate, "runs")
+    assert isinstance(credential, GoogleIdTokenCredential) and credential.audience == ID_AUDIENCE
+    # The dev overlay: dev identity for people, ID tokens between the pods (GKE's Workload Identity).
+    dev_pods = service_credential(make_settings(auth_mode="dev", id_token_audience=ID_AUDIENCE), "runs")
+    assert isinstance(dev_pods, GoogleIdTokenCredential)
+
+
+async def test_pods_of_one_deployment_share_a_credential_key_only_through_the_secret() -> None:
+    ours = make_settings(auth_mode="dev", service_credential_secret="s3cret-of-this-deployment")
+    theirs = make_settings(auth_mode="dev", service_credential_secret="another-deployment")
+    alone = make_settings(auth_mode="dev")
+    assert "s3cret" not in repr(ours)
+    metadata = dict(await service_credential(ours, "runs").metadata())  # as minted in the Runs pod
+    assert (await Authenticator(ours).authenticate(metadata, LIST_TASKS)).is_internal  # in the Logs pod
+    for other in (theirs, alone):
+        with pytest.raises(Unauthenticated, match="invalid service credential"):
+            await Authenticator(other).authenticate(metadata, LIST_TASKS)
+    # Without the secret, a key of this process alone: another deployment's secret does not reproduce it.
+    own = dict(await service_credential(alone, "runs").metadata())
+    assert (await Authenticator(alone).authenticate(own, LIST_TASKS)).is_internal
+    with pytest.raises(Unauthenticated):
+        await Authenticator(ours).authenticate(own, LIST_TASKS)

@@ -6,6 +6,7 @@ PATH the overlays are also rendered and checked as a whole.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ PRODUCTION = K8S / "overlays" / "production"
 NETWORK_POLICIES = K8S / "components" / "network-policies"
 
 GRPC_PORT = 50051
+STATUS_PORT = 50052  # Runs only: ReportRunStatus and health, the one port Batch VMs may reach
 HTTP_PORT = 8080
 IMAGE_UID = 10001
 # The health name each gRPC role serves, from the generated descriptors (not retyped).
@@ -368,7 +370,7 @@ def test_production_overlay_runs_behind_iap_in_production_mode() -> None:
     assert config["ARC_AUTH_MODE"] == "iap"
     assert config["ARC_ENVIRONMENT"] == "production"
     assert config["ARC_IAP_AUDIENCE"].startswith("/projects/")
-    assert config["ARC_STATUS_ADDRESS"].endswith(f":{GRPC_PORT}"), "orchestrators on Batch VMs must reach Runs"
+    assert config["ARC_STATUS_ADDRESS"].endswith(f":{STATUS_PORT}"), "orchestrators report on the status port"
 
     spec = kustomization(PRODUCTION)
     components = {Path(c).name for c in spec["components"]}
@@ -392,7 +394,15 @@ def test_dev_overlay_has_one_replica_each_and_no_public_entry_point() -> None:
     assert {r["name"]: r["count"] for r in spec["replicas"]} == {f"arc-{role}": 1 for role in ROLES}
     assert not any(Path(c).name == "iap" for c in spec.get("components", []))
     assert overlay_config(DEV)["ARC_AUTH_MODE"] == "dev"
+    assert overlay_config(DEV)["ARC_STATUS_ADDRESS"].endswith(f":{STATUS_PORT}")
     assert not of_kind(docs_under(DEV), "Ingress")
+
+
+def test_dev_overlay_includes_the_network_policies() -> None:
+    """Dev identity is a header anyone can send: the policies keep the Batch VMs off every other port."""
+    components = {(DEV / c).resolve() for c in kustomization(DEV)["components"]}
+    assert NETWORK_POLICIES.resolve() in components
+    assert (K8S / "components" / "runs-internal-lb").resolve() in components
 
 
 def test_iap_component_protects_the_gateway_service() -> None:
@@ -494,6 +504,70 @@ def test_runs_accepts_orchestrators_and_the_gateway_accepts_the_load_balancer() 
     assert lb["spec"]["externalTrafficPolicy"] == "Local", "the network policy needs the VM's own address"
 
 
+def internal_lb() -> Doc:
+    return find(docs_under(K8S / "components" / "runs-internal-lb"), "Service", "arc-runs-internal")
+
+
+def test_runs_exposes_a_status_port_beside_the_main_one(base: list[Doc]) -> None:
+    container = app_container(find(base, "Deployment", "arc-runs"), "runs")
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"grpc": GRPC_PORT, "status": STATUS_PORT}
+    assert env_names(container)["ARC_STATUS_PORT"]["value"] == str(STATUS_PORT)
+    assert Settings.model_fields["status_port"].default == STATUS_PORT
+    # In-cluster callers use the ClusterIP Service: the main port only.
+    assert [p["port"] for p in find(base, "Service", "arc-runs")["spec"]["ports"]] == [GRPC_PORT]
+
+
+def test_the_internal_load_balancer_targets_only_the_status_port() -> None:
+    lb = internal_lb()
+    assert lb["spec"]["selector"] == {"app.kubernetes.io/name": "arc-runs"}
+    assert [(p["port"], p["targetPort"]) for p in lb["spec"]["ports"]] == [(STATUS_PORT, "status")]
+
+
+def batch_ranges() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    ranges = [ipaddress.ip_network(r) for r in internal_lb()["spec"]["loadBalancerSourceRanges"]]
+    assert ranges
+    return ranges
+
+
+def test_the_batch_subnet_reaches_only_the_status_port_of_runs() -> None:
+    """Any ingress rule that admits an address of the Batch VMs' subnet: on arc-runs, port 50052 only."""
+    batch = batch_ranges()
+    admitted: list[tuple[set[str], list[Doc]]] = []
+    for policy in of_kind(docs_under(NETWORK_POLICIES), "NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            assert rule.get("from"), f"{policy['metadata']['name']}: an ingress rule open to every source"
+            blocks = [ipaddress.ip_network(p["ipBlock"]["cidr"]) for p in rule["from"] if "ipBlock" in p]
+            if any(block.overlaps(b) for block in blocks for b in batch if block.version == b.version):
+                admitted.append((selected_roles(policy["spec"]["podSelector"]), rule.get("ports", [])))
+    assert admitted, "orchestrators on Batch VMs report to Runs"
+    for roles, ports in admitted:
+        assert roles == {"arc-runs"}
+        assert ports == [{"protocol": "TCP", "port": STATUS_PORT}], "the main port is never reachable from the VMs"
+
+
+def test_the_in_cluster_callers_of_runs_use_the_main_port() -> None:
+    policy = find(docs_under(NETWORK_POLICIES), "NetworkPolicy", "arc-runs")
+    pod_rules = [r for r in policy["spec"]["ingress"] if any("podSelector" in p for p in r["from"])]
+    assert pod_rules
+    for rule in pod_rules:
+        assert [p["port"] for p in rule["ports"]] == [GRPC_PORT]
+
+
+def test_production_patches_the_same_batch_subnet_into_the_lb_and_the_policy() -> None:
+    patches = {
+        p["target"]["name"]: yaml.safe_load(p["patch"]) for p in kustomization(PRODUCTION)["patches"] if "target" in p
+    }
+    (lb_op,) = patches["arc-runs-internal"]
+    (policy_op,) = patches["arc-runs"]
+    assert lb_op["path"] == "/spec/loadBalancerSourceRanges"
+    # The index the policy patch replaces is the ipBlock rule.
+    index = int(policy_op["path"].split("/")[3])
+    rule = find(docs_under(NETWORK_POLICIES), "NetworkPolicy", "arc-runs")["spec"]["ingress"][index]
+    assert "ipBlock" in rule["from"][0] and rule["ports"] == [{"protocol": "TCP", "port": STATUS_PORT}]
+    assert policy_op["path"] == f"/spec/ingress/{index}/from/0/ipBlock/cidr"
+    assert lb_op["value"] == [policy_op["value"]]
+
+
 # --- the image ------------------------------------------------------------------------------------------
 
 
@@ -567,7 +641,7 @@ def test_overlay_renders(overlay: Path) -> None:
         gateway = find(docs, "Service", "arc-gateway")
         assert "cloud.google.com/backend-config" in gateway["metadata"]["annotations"]
     else:
-        assert not of_kind(docs, "NetworkPolicy") and not of_kind(docs, "Ingress")
+        assert len(of_kind(docs, "NetworkPolicy")) >= 6 and not of_kind(docs, "Ingress")
         assert all(d["spec"]["replicas"] == 1 for d in of_kind(docs, "Deployment"))
 
 

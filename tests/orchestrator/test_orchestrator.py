@@ -117,7 +117,7 @@ async def prepare_run(
         session_id=session_id,
         resume_session_id=resume_session_id,
         cache_uri=cache_uri or storage.uri(f"{root}/work/.nextflow-cache"),
-        status_address=platform.grpc_address,
+        status_address=platform.status_address,
         token=token,
         nextflow_bin=str(STANDIN),
     )
@@ -512,7 +512,7 @@ async def test_status_reports_retry_until_the_service_answers(
     await wait_for(lambda: _contains(orch, "status report to"), 10, "a failed status report")
     await asyncio.sleep(1.5)  # down for a while: several retries, and Nextflow finishes meanwhile
     server = grpc.aio.server()
-    runs_service_pb2_grpc.add_RunsServiceServicer_to_server(ForwardingRuns(platform.runs), server)
+    runs_service_pb2_grpc.add_RunsServiceServicer_to_server(ForwardingRuns(platform.status), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     try:

@@ -133,7 +133,7 @@ async def test_command_reports_through_the_runs_service(platform: Running) -> No
     service: RunsService = platform.service("runs")
     run_id, token = await submitted_run(service)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARC_")}
-    env |= {"ARC_STATUS_ADDRESS": platform.grpc_address, "ARC_RUN_TOKEN": token}
+    env |= {"ARC_STATUS_ADDRESS": platform.status_address, "ARC_RUN_TOKEN": token}
 
     code, out, err = await update_status(run_id, "running", "--started_at", "2024-05-01T12:00:00Z", env=env)
     assert code == 0, err

@@ -1,4 +1,5 @@
-"""RenderConfig: the google-batch block, the local variant, Groovy quoting of hostile values, determinism."""
+"""RenderConfig: the google-batch block, the local variant, Groovy quoting of hostile values, determinism,
+the user's config re-rendered from what the parser accepted, and the platform's block last."""
 
 from __future__ import annotations
 
@@ -93,11 +94,14 @@ def parse_groovy_single_quoted(text: str, start: int) -> tuple[str, int]:
 
 
 def assignments(config: str) -> dict[str, str]:
-    """``name = value`` lines (comments and the user section excluded), raw right-hand sides."""
-    body = config.split("// ---- user config", 1)[0]
-    found = {}
-    for line in body.splitlines():
+    """Top-level ``name = value`` lines (comments and ``process { }`` blocks excluded), raw right-hand sides;
+    a later line of the same name wins, as in Nextflow."""
+    found, depth = {}, 0
+    for line in config.splitlines():
         if line.startswith("//") or not line.strip():
+            continue
+        if depth or line.endswith("{") or line == "}":
+            depth += line.count("{") - line.count("}")
             continue
         name, _, value = line.partition(" = ")
         found[name] = value
@@ -159,15 +163,35 @@ def test_local_executor_when_no_project() -> None:
     assert "process.resourceLimits" in a and "process.errorStrategy" not in a
 
 
-def test_user_config_is_appended_last_under_a_comment() -> None:
-    user = "process {\n    withName: 'STAR_ALIGN' { memory = '64 GB' }\n}\n\n"
+USER_SECTION = "// ---- the run's config: the accepted settings, re-rendered as literals ----\n"
+PLATFORM_SECTION = "// ---- platform (last: nothing above can change it) ----\n"
+
+
+def test_the_accepted_user_config_is_re_rendered_before_the_platform_block() -> None:
+    user = (
+        "// the user's comment\nprocess {\n    withName: STAR_ALIGN { memory = 64.GB; cpus = 8 }\n"
+        "  withLabel:'process_low'{ext { args = \"--fast\" }}\n}\nprocess.time = '2h' /* done */\n\n"
+    )
     config = render(user_config=user)
-    head, tail = config.split("// ---- user config (appended after the platform's settings) ----\n")
-    assert "process.executor = 'google-batch'" in head
-    user_part, platform_part = tail.split("\n\n// ---- platform, again after the user's lines", 1)
-    assert user_part == user.rstrip("\n")
+    head, tail = config.split(USER_SECTION)
+    user_part, platform_part = tail.split(PLATFORM_SECTION)
+    assert "process.executor" not in head and "process.executor" not in user_part
+    assert user_part.rstrip("\n").splitlines() == [
+        "process.time = '2h'",
+        "process {",
+        "    withName: 'STAR_ALIGN' {",
+        "        memory = '64 GB'",
+        "        cpus = 8",
+        "    }",
+        "    withLabel: 'process_low' {",
+        "        ext.args = '--fast'",
+        "    }",
+        "}",
+    ]
+    assert "the user's comment" not in config and "done" not in config  # the text itself is never emitted
     assert "process.executor = 'google-batch'" in platform_part
-    assert "user config" not in render(user_config="")
+    assert platform_part.splitlines()[-1].startswith("process.resourceLabels = ")
+    assert "re-rendered" not in render(user_config="") and "re-rendered" not in render(user_config="// only\n")
 
 
 def test_no_params_no_params_section() -> None:
@@ -196,7 +220,6 @@ def test_hostile_settings_and_run_id_stay_inside_their_strings(value: str) -> No
         location=value,
         service_account=value or "sa",
         boot_disk_size=value,
-        max_memory=value,
         network=value,
         subnetwork=value,
     )
@@ -249,9 +272,11 @@ def test_rendering_is_deterministic() -> None:
     params = {"genome": "GRCh38", "aligner": "star", "protocol": "10XV3", "extra": {"b": 1, "a": [2, 3]}}
     reordered = dict(reversed(list(params.items())))
     reordered["extra"] = {"a": [2, 3], "b": 1}
-    first = render(params=params, user_config="docker.enabled = false")
-    assert first == render(params=reordered, user_config="docker.enabled = false")
-    assert first == render(params=params, user_config="docker.enabled = false")
+    user = "process { withName: 'B' { cpus = 2 }; withName: 'A' { cpus = 1 } }"
+    first = render(params=params, user_config=user)
+    assert first == render(params=reordered, user_config=user)
+    assert first == render(params=params, user_config=user)
+    assert first.index("withName: 'B'") < first.index("withName: 'A'")  # selectors keep their order
     names = [line.split(" = ")[0] for line in first.splitlines() if line.startswith("params.")]
     assert names == sorted(names)
 
@@ -284,54 +309,76 @@ LABELS = "['run-id': 'run-0a1b2c3d', app: 'arc-reactor', pipeline: 'nf-core_scrn
 @pytest.mark.parametrize(
     "user",
     [
-        "google.project = 'other'\ngoogle.batch.network = 'x'\ngoogle.batch.usePrivateAddress = false",
         "process.cpus = 2\nprocess.memory = '4 GB'",
+        "process { withName: '.*' { cpus = 2; time = 1.h } }\nparams.aligner = 'star'",
     ],
 )
-def test_platform_lines_are_written_again_after_the_user_config(user: str) -> None:
+def test_platform_lines_come_after_the_user_config(user: str) -> None:
     settings = BatchConfigSettings(project="lab-prod", location="europe-west4", network="n", use_private_address=True)
-    config = render(user_config=user, settings=settings)
+    config = render(user_config=user, settings=settings, params={"genome": "GRCh38"})
     lines = config.splitlines()
-    user_end = max(i for i, line in enumerate(lines) if line in user.splitlines())
-    assert _last_index(config, "process.resourceLabels = ") > user_end
-    assert _last_index(config, "process.executor = ") > user_end
-    assert _last_index(config, "google.project = ") > user_end
+    platform_start = lines.index(PLATFORM_SECTION.rstrip("\n"))
+    user_end = max(i for i, line in enumerate(lines) if "cpus = 2" in line)
+    assert platform_start > user_end
+    for name in ("process.resourceLabels", "process.executor", "google.project", "process.resourceLimits"):
+        assert all(not line.startswith(name) for line in lines[:platform_start]), name
     assert _last(config, "process.resourceLabels") == LABELS
     assert _last(config, "process.executor") == "'google-batch'"
     assert _last(config, "google.project") == "'lab-prod'"
     assert _last(config, "google.batch.network") == "'n'"
     assert _last(config, "google.batch.usePrivateAddress") == "true"
+    assert _last(config, "process.resourceLimits") == "[cpus: 36, memory: '500 GB', time: '48h']"
     assert lines[-1] == "process.resourceLabels = " + LABELS  # the very last line of the file
 
 
-def test_local_executor_wins_after_the_user_config_too() -> None:
-    config = render(user_config="google.project = 'other'", settings=BatchConfigSettings())
+def test_local_executor_block_is_last_too() -> None:
+    config = render(user_config="process.cpus = 2", settings=BatchConfigSettings())
     assert _last(config, "process.executor") == "'local'"
+    assert config.index("process.cpus = 2") < config.index("process.executor = 'local'")
     assert config.splitlines()[-1].startswith("process.resourceLabels = ")
 
 
 @pytest.mark.parametrize(
-    ("user", "line"),
+    ("user", "line", "column"),
     [
-        ("process.resourceLabels = [:]", 1),
-        ("process.resourceLabels = ['run-id': 'someone-else', app: 'x']", 1),
-        ("process.executor = 'local'", 1),
-        ("process {\n    cpus = 2\n    executor = 'local'\n}", 3),
-        # A selector wins over process-wide values, so the final platform block could not undo these.
-        ("process {\n    withName: 'FASTQC' {\n        resourceLabels = [:]\n    }\n}", 3),
-        ("process {\n    withLabel: 'process_low' { executor = 'local' }\n}", 2),
+        ("process.resourceLabels = [:]", 1, 1),
+        ("process.resourceLabels = ['run-id': 'someone-else', app: 'x']", 1, 1),
+        ("process.executor = 'local'", 1, 1),
+        ("process {\n    cpus = 2\n    executor = 'local'\n}", 3, 5),
+        # A selector wins over process-wide values: the parser refuses these wherever they are written.
+        ("process {\n    withName: 'FASTQC' {\n        resourceLabels = [:]\n    }\n}", 3, 9),
+        ("process {\n    withLabel: 'process_low' { executor = 'local' }\n}", 2, 32),
+        ("process.resourceLimits = [:]", 1, 1),
+        ("google.project = 'other'", 1, 1),
+        ("docker.enabled = false", 1, 1),
     ],
 )
-def test_platform_owned_settings_in_the_user_config_are_refused(user: str, line: int) -> None:
+def test_platform_owned_settings_in_the_user_config_are_refused(user: str, line: int, column: int) -> None:
     with pytest.raises(InvalidArgument) as err:
         render(user_config=user, settings=BatchConfigSettings(project="lab-prod"))
     messages = [v.description for v in err.value.violations if v.field == "user_config"]
-    assert messages and messages[0].startswith(f"line {line}: ")
+    assert messages and messages[0].startswith(f"line {line}, column {column}: "), messages
 
 
 def test_a_comment_naming_a_platform_setting_is_fine() -> None:
     config = render(user_config="process.cpus = 2 // not the executor", settings=BatchConfigSettings())
-    assert "process.cpus = 2" in config
+    assert "process.cpus = 2" in config and "not the executor" not in config
+
+
+def test_config_params_are_rendered_with_the_others_and_never_twice() -> None:
+    config = render(params={"genome": "GRCh38"}, user_config="params { aligner = 'star'; skip = [1, 'a', true] }")
+    a = assignments(config)
+    assert a["params.genome"] == "'GRCh38'" and a["params.aligner"] == "'star'"
+    assert a["params.skip"] == "[1, 'a', true]"
+    with pytest.raises(InvalidArgument) as err:
+        render(params={"genome": "GRCh38"}, user_config="\nparams.genome = 'GRCm39'")
+    [violation] = err.value.violations
+    assert violation.field == "params.genome"
+    assert violation.description.startswith("set both in params and in the config's params block")
+    assert "line 2, column 8" in violation.description
+    with pytest.raises(InvalidArgument) as err:
+        render(params={}, user_config="params.class = 1")
+    assert [v.field for v in err.value.violations] == ["params.class"]
 
 
 # -------------------------------------------------------------------------------------- networks
@@ -372,6 +419,47 @@ def test_server_fills_the_network_settings_from_arc_settings(monkeypatch: pytest
     assert servicer.batch.network == "projects/p/global/networks/n"
     assert servicer.batch.subnetwork == "projects/p/regions/r/subnetworks/s"
     assert servicer.batch.use_private_address is True
+    assert servicer.batch.maxima.cpus == 36 and servicer.batch.max_disk == "2 TB"
+
+
+def test_server_takes_the_task_maxima_from_settings_and_refuses_bad_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from arc_core.settings import Settings
+    from services.pipelines import server
+
+    monkeypatch.setenv("ARC_TASK_MAX_CPUS", "8")
+    monkeypatch.setenv("ARC_TASK_MAX_MEMORY", "64 GB")
+    monkeypatch.setenv("ARC_TASK_MAX_TIME", "12h")
+    monkeypatch.setenv("ARC_TASK_MAX_DISK", "500 GB")
+    _, servicer = asyncio.run(server.build(Settings(_env_file=None), database_url=None))
+    assert (servicer.batch.max_cpus, servicer.batch.max_memory, servicer.batch.max_time) == (8, "64 GB", "12h")
+    assert servicer.batch.max_disk == "500 GB"
+    monkeypatch.setenv("ARC_TASK_MAX_MEMORY", "0 GB")
+    with pytest.raises(ValueError, match="max_memory"):  # at start-up, not as a 500 on every request
+        asyncio.run(server.build(Settings(_env_file=None), database_url=None))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"max_cpus": 0},
+        {"max_cpus": -4},
+        {"max_cpus": float("nan")},
+        {"max_cpus": True},
+        {"max_memory": "0 GB"},
+        {"max_memory": "nan GB"},
+        {"max_memory": "lots"},
+        {"max_time": "0h"},
+        {"max_time": "-1h"},
+        {"max_time": ""},
+        {"max_disk": "0.1 B"},
+        {"max_disk": "x"},
+    ],
+)
+def test_maxima_that_cap_nothing_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        BatchConfigSettings(**overrides)
 
 
 # --------------------------------------------------------------------------------- resource caps
@@ -379,16 +467,24 @@ def test_server_fills_the_network_settings_from_arc_settings(monkeypatch: pytest
 
 def test_resource_caps_through_params() -> None:
     settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128.GB", max_time="24.h")
-    config = render(settings=settings, resource_caps="params", user_config="params.max_cpus = 999")
+    config = render(settings=settings, resource_caps="params", user_config="process.cpus = 2")
     a = assignments(config)
     assert a["params.max_cpus"] == "16" and a["params.max_memory"] == "'128.GB'" and a["params.max_time"] == "'24.h'"
-    assert "process.resourceLimits" not in a
-    assert _last_index(config, "params.max_cpus = ") > config.splitlines().index("params.max_cpus = 999")
+    # resourceLimits is written in both modes: nothing a pipeline or user requests gets past it.
+    assert a["process.resourceLimits"] == "[cpus: 16, memory: '128.GB', time: '24.h']"
+    assert config.count("params.max_cpus = ") == 1
+    assert _last_index(config, "params.max_cpus = ") > config.splitlines().index("process.cpus = 2")
+    # A config's params block is checked against the maxima like the request's params.
+    kept = render(settings=settings, resource_caps="params", params={}, user_config="params.max_cpus = 8")
+    assert assignments(kept)["params.max_cpus"] == "8" and kept.count("params.max_cpus = ") == 1
+    with pytest.raises(InvalidArgument) as err:
+        render(settings=settings, resource_caps="params", params={}, user_config="params.max_cpus = 999")
+    assert [v.field for v in err.value.violations] == ["params.max_cpus"]
 
 
 def test_resource_caps_through_resource_limits() -> None:
     settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128 GB", max_time="24h")
-    config = render(settings=settings, resource_caps="resource_limits", user_config="process.resourceLimits = [:]")
+    config = render(settings=settings, resource_caps="resource_limits", user_config="process.cpus = 16")
     a = assignments(config)
     assert a["process.resourceLimits"] == "[cpus: 16, memory: '128 GB', time: '24h']"
     assert "params.max_cpus" not in a

@@ -287,7 +287,8 @@ async def test_render_config_hostile_values_round_trip(pipelines, value: str) ->
     # The platform block comes after the user's lines; scrnaseq caps through params.max_* (manifest).
     assert config.index("process.cpus = 2") < config.rindex("process.resourceLabels = ")
     assert config.rindex("params.max_cpus = ") > config.index("process.cpus = 2")
-    assert "process.resourceLimits" not in config
+    # process.resourceLimits is written in both resource_caps modes (issue 9), after the user's lines.
+    assert config.rindex("process.resourceLimits = ") > config.index("process.cpus = 2")
     again = (await pipelines.RenderConfig(request, metadata=ALICE)).config_content
     assert again == config  # deterministic
 

@@ -11,15 +11,17 @@ import yaml
 from arc.runs.v1 import runs_service_pb2
 from arc_core.grpc_errors import from_rpc_error
 from arc_core.protos import to_struct
+from tests.support.inputs import TEST_INPUTS
 from tests.support.platform import email_metadata
 
 ALICE = email_metadata("alice@example.com")
 ALICE_HTTP = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
+DATA = TEST_INPUTS  # placeholder FASTQ files in an allowed input location
 SAMPLESHEET = (
     "sample,fastq_1,fastq_2,expected_cells\n"
-    "s1,data/s1_L001_R1.fastq.gz,data/s1_L001_R2.fastq.gz,5000\n"
-    "s1,data/s1_L002_R1.fastq.gz,data/s1_L002_R2.fastq.gz,5000\n"
-    "s2,data/s2_R1.fastq.gz,data/s2_R2.fastq.gz,3000\n"
+    f"s1,{DATA}/s1_L001_R1.fastq.gz,{DATA}/s1_L001_R2.fastq.gz,5000\n"
+    f"s1,{DATA}/s1_L002_R1.fastq.gz,{DATA}/s1_L002_R2.fastq.gz,5000\n"
+    f"s2,{DATA}/s2_R1.fastq.gz,{DATA}/s2_R2.fastq.gz,3000\n"
 )
 PARAMS = {"genome": "GRCh38", "protocol": "10XV3", "aligner": "star"}
 

@@ -16,14 +16,18 @@ import pytest
 
 from arc.runs.v1 import run_pb2, runs_service_pb2
 from services.runs.executors.processes import group_alive
+from tests.support.inputs import TEST_INPUTS
 from tests.support.platform import Running, email_metadata, running_platform
 
 ROOT = Path(__file__).resolve().parents[2]
 NEXTFLOW = str(ROOT / "tests" / "fakes" / "nextflow")
 ALICE = email_metadata("alice@example.com")
 ALICE_HTTP = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
+DATA = TEST_INPUTS  # placeholder FASTQ files in an allowed input location
 SAMPLESHEET = (
-    "sample,fastq_1,fastq_2\ns1,data/s1_R1.fastq.gz,data/s1_R2.fastq.gz\ns2,data/s2_R1.fastq.gz,data/s2_R2.fastq.gz\n"
+    "sample,fastq_1,fastq_2\n"
+    f"s1,{DATA}/s1_R1.fastq.gz,{DATA}/s1_R2.fastq.gz\n"
+    f"s2,{DATA}/s2_R1.fastq.gz,{DATA}/s2_R2.fastq.gz\n"
 )
 TERMINAL = {run_pb2.Run.COMPLETED, run_pb2.Run.FAILED, run_pb2.Run.CANCELLED}
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.inputs import TEST_INPUTS as DATA
 from tests.support.platform import kill_orchestrators
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,9 @@ def test_kill_the_platform_and_restart(dsn: str, tmp_path: Path) -> None:
         "ARC_DATA_DIR": str(tmp_path / "data"),
         "ARC_HTTP_PORT": str(http),
         "ARC_GRPC_PORT": str(free_port()),
+        "ARC_STATUS_PORT": str(free_port()),  # the same across the restart: orchestrators keep reporting there
         "ARC_NEXTFLOW_BIN": str(ROOT / "tests" / "fakes" / "nextflow"),
+        "ARC_INPUT_LOCATIONS": str(DATA),
         "ARC_LOCAL_MAX_CONCURRENT_RUNS": "2",
         "ARC_RECONCILE_INTERVAL_SECONDS": "0.5",
         "ARC_RECONCILE_GRACE_SECONDS": "3",
@@ -86,7 +89,8 @@ def test_kill_the_platform_and_restart(dsn: str, tmp_path: Path) -> None:
             "pipeline": "demo/hello",
             "pipeline_version": "1.0.0",
             "params": {"greeting": "hi"},
-            "samplesheet_csv": "sample,fastq_1,fastq_2\na,x/a_1.fastq.gz,x/a_2.fastq.gz\nb,x/b_1.fq.gz,x/b_2.fq.gz\n",
+            "samplesheet_csv": f"sample,fastq_1,fastq_2\na,{DATA}/a_1.fastq.gz,{DATA}/a_2.fastq.gz\n"
+            f"b,{DATA}/b_1.fq.gz,{DATA}/b_2.fq.gz\n",
         }
         run_ids = [
             httpx.post(f"{base}/api/runs", json=body, headers=HEADERS, timeout=30).json()["run_id"] for _ in range(3)

@@ -95,15 +95,15 @@ async def test_report_status_needs_the_runs_own_token(platform, runs_service: Ru
     await runs_service.issue_orchestrator_token(run_b)
     running = runs_service_pb2.ReportRunStatusRequest(run_id=run_b, status=run_pb2.Run.RUNNING)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await platform.runs.ReportRunStatus(running, metadata=(("x-arc-run-token", token_a),))
+        await platform.status.ReportRunStatus(running, metadata=(("x-arc-run-token", token_a),))
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await platform.runs.ReportRunStatus(running)  # no token at all
+        await platform.status.ReportRunStatus(running)  # no token at all
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert (await runs_service.store.get_run(run_b))["status"] == st.SUBMITTED
 
     ok = runs_service_pb2.ReportRunStatusRequest(run_id=run_a, status=run_pb2.Run.RUNNING)
-    run = await platform.runs.ReportRunStatus(ok, metadata=(("x-arc-run-token", token_a),))
+    run = await platform.status.ReportRunStatus(ok, metadata=(("x-arc-run-token", token_a),))
     assert run.status == run_pb2.Run.RUNNING and run.HasField("started_at")
 
 
@@ -114,15 +114,15 @@ async def test_report_is_idempotent_and_final_after_terminal(platform, runs_serv
     failed = runs_service_pb2.ReportRunStatusRequest(
         run_id=run_id, status=run_pb2.Run.FAILED, exit_code=1, error_message="boom", error_task="FASTQC (s1)"
     )
-    first = await platform.runs.ReportRunStatus(failed, metadata=auth)
-    again = await platform.runs.ReportRunStatus(failed, metadata=auth)  # a lost reply, retried
+    first = await platform.status.ReportRunStatus(failed, metadata=auth)
+    again = await platform.status.ReportRunStatus(failed, metadata=auth)  # a lost reply, retried
     assert first.status == again.status == run_pb2.Run.FAILED
     assert again.exit_code == 1 and again.error_task == "FASTQC (s1)"
     assert len(await runs_service.store.history(run_id)) == 4
 
     completed = runs_service_pb2.ReportRunStatusRequest(run_id=run_id, status=run_pb2.Run.COMPLETED, exit_code=0)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await platform.runs.ReportRunStatus(completed, metadata=auth)
+        await platform.status.ReportRunStatus(completed, metadata=auth)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     row = await runs_service.store.get_run(run_id)
     assert row["status"] == st.FAILED and row["exit_code"] == 1
@@ -143,8 +143,8 @@ async def test_a_reported_error_text_is_bounded(platform, runs_service: RunsServ
     run_id = await run_at(runs_service, st.RUNNING)
     token = await runs_service.issue_orchestrator_token(run_id)
     huge = runs_service_pb2.ReportRunStatusRequest(
-        run_id=run_id, status=run_pb2.Run.FAILED, exit_code=1, error_message="E" * 2_000_000, error_task="T" * 50_000
+        run_id=run_id, status=run_pb2.Run.FAILED, exit_code=1, error_message="E" * 1_000_000, error_task="T" * 20_000
     )
-    run = await platform.runs.ReportRunStatus(huge, metadata=(("x-arc-run-token", token),))
+    run = await platform.status.ReportRunStatus(huge, metadata=(("x-arc-run-token", token),))
     assert len(run.error_message) <= 16_384 and run.error_message.startswith("EEEE")
     assert run.error_message.endswith("[truncated]") and len(run.error_task) <= 1_024

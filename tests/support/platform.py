@@ -17,6 +17,7 @@ import httpx
 from arc.runs.v1 import runs_service_pb2_grpc
 from arc_core.runtime import Platform
 from arc_core.settings import Settings
+from tests.support.inputs import with_test_inputs
 
 
 def email_metadata(email: str) -> tuple[tuple[str, str], ...]:
@@ -28,6 +29,7 @@ class Running:
     platform: Platform
     channel: grpc.aio.Channel
     http: httpx.AsyncClient
+    status_channel: grpc.aio.Channel
 
     @property
     def runs(self) -> runs_service_pb2_grpc.RunsServiceStub:
@@ -37,6 +39,16 @@ class Running:
     def grpc_address(self) -> str:
         return f"127.0.0.1:{self.platform.grpc_port}"
 
+    @property
+    def status_address(self) -> str:
+        """Runs' status port (ReportRunStatus and health only), where orchestrators report."""
+        return f"127.0.0.1:{self.platform.side_ports['status']}"
+
+    @property
+    def status(self) -> runs_service_pb2_grpc.RunsServiceStub:
+        """A RunsService stub on the status port: only ReportRunStatus answers there."""
+        return runs_service_pb2_grpc.RunsServiceStub(self.status_channel)
+
     def service(self, name: str):  # type: ignore[no-untyped-def]
         return self.platform.services[name]
 
@@ -45,23 +57,29 @@ class Running:
 async def running_platform(
     *, database_url: str, data_dir: Path, targets: list[str] | None = None, **overrides: object
 ) -> AsyncIterator[Running]:
-    settings = Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        grpc_port=0,
-        http_port=0,
-        admin_emails=frozenset({"admin@example.com"}),
-        **overrides,  # type: ignore[arg-type]
-    )
+    if "input_locations" not in overrides and not str(overrides.get("storage_root") or "").startswith("gs://"):
+        # The embedded defaults (demo FASTQ folder, data_dir/inputs) plus the tests' placeholder inputs.
+        defaults = Settings(data_dir=data_dir, **overrides).resolved_input_locations  # type: ignore[arg-type]
+        overrides["input_locations"] = with_test_inputs(defaults)
+    defaults: dict[str, object] = {
+        "grpc_port": 0,
+        "status_port": 0,
+        "http_port": 0,
+        "admin_emails": frozenset({"admin@example.com"}),
+    }
+    settings = Settings(database_url=database_url, data_dir=data_dir, **{**defaults, **overrides})  # type: ignore[arg-type]
     platform = Platform(settings=settings, targets=targets or ["runs", "logs", "pipelines", "benchling", "gateway"])
     await platform.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{platform.grpc_port}")
+    # Any channel: the status port exists only when Runs is among the targets.
+    status_channel = grpc.aio.insecure_channel(f"127.0.0.1:{platform.side_ports.get('status', platform.grpc_port)}")
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{platform.http_port}", timeout=30)
     try:
-        yield Running(platform=platform, channel=channel, http=http)
+        yield Running(platform=platform, channel=channel, http=http, status_channel=status_channel)
     finally:
         await http.aclose()
         await channel.close()
+        await status_channel.close()
         await platform.stop()
         kill_orchestrators(data_dir)
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from arc.logs.v1 import log_pb2 as arc_dot_logs_dot_v1_dot_log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/logs/v1/logs_service.proto\x12\x0b\x61rc.logs.v1\x1a\x15\x61rc/logs/v1/log.proto\"F\n\x15GetWorkflowLogRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\"g\n\x16GetWorkflowLogResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.LogEntry\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\":\n\x18StreamWorkflowLogRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"X\n\x19StreamWorkflowLogResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.LogEntry\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\"x\n\x10ListTasksRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x0c\n\x04skip\x18\x06 \x01(\x05\"\x96\x01\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.TaskInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12.\n\x08progress\x18\x04 \x03(\x0b\x32\x1c.arc.logs.v1.ProcessProgress\"5\n\x12GetTaskLogsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"H\n\x13GetTaskLogsResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\t\x12\x0e\n\x06stderr\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"P\n\x15StreamTaskLogsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_position\x18\x03 \x01(\t\"\x9a\x01\n\x0cTaskLogChunk\x12\x30\n\x06stream\x18\x01 \x01(\x0e\x32 .arc.logs.v1.TaskLogChunk.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\t\"8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\"+\n\x19\x44ownloadLogArchiveRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\".\n\x0c\x41rchiveChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t2\x9a\x04\n\x0bLogsService\x12Y\n\x0eGetWorkflowLog\x12\".arc.logs.v1.GetWorkflowLogRequest\x1a#.arc.logs.v1.GetWorkflowLogResponse\x12\x64\n\x11StreamWorkflowLog\x12%.arc.logs.v1.StreamWorkflowLogRequest\x1a&.arc.logs.v1.StreamWorkflowLogResponse0\x01\x12J\n\tListTasks\x12\x1d.arc.logs.v1.ListTasksRequest\x1a\x1e.arc.logs.v1.ListTasksResponse\x12P\n\x0bGetTaskLogs\x12\x1f.arc.logs.v1.GetTaskLogsRequest\x1a .arc.logs.v1.GetTaskLogsResponse\x12Q\n\x0eStreamTaskLogs\x12\".arc.logs.v1.StreamTaskLogsRequest\x1a\x19.arc.logs.v1.TaskLogChunk0\x01\x12Y\n\x12\x44ownloadLogArchive\x12&.arc.logs.v1.DownloadLogArchiveRequest\x1a\x19.arc.logs.v1.ArchiveChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/logs/v1/logs_service.proto\x12\x0b\x61rc.logs.v1\x1a\x15\x61rc/logs/v1/log.proto\"F\n\x15GetWorkflowLogRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\"g\n\x16GetWorkflowLogResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.LogEntry\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\":\n\x18StreamWorkflowLogRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"X\n\x19StreamWorkflowLogResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.LogEntry\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\"x\n\x10ListTasksRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x0c\n\x04skip\x18\x06 \x01(\x05\"\xae\x01\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.arc.logs.v1.TaskInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12.\n\x08progress\x18\x04 \x03(\x0b\x32\x1c.arc.logs.v1.ProcessProgress\x12\x16\n\x0etruncated_rows\x18\x05 \x01(\x03\"5\n\x12GetTaskLogsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"H\n\x13GetTaskLogsResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\t\x12\x0e\n\x06stderr\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"P\n\x15StreamTaskLogsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_position\x18\x03 \x01(\t\"\x9a\x01\n\x0cTaskLogChunk\x12\x30\n\x06stream\x18\x01 \x01(\x0e\x32 .arc.logs.v1.TaskLogChunk.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\t\"8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\"+\n\x19\x44ownloadLogArchiveRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\".\n\x0c\x41rchiveChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t2\x9a\x04\n\x0bLogsService\x12Y\n\x0eGetWorkflowLog\x12\".arc.logs.v1.GetWorkflowLogRequest\x1a#.arc.logs.v1.GetWorkflowLogResponse\x12\x64\n\x11StreamWorkflowLog\x12%.arc.logs.v1.StreamWorkflowLogRequest\x1a&.arc.logs.v1.StreamWorkflowLogResponse0\x01\x12J\n\tListTasks\x12\x1d.arc.logs.v1.ListTasksRequest\x1a\x1e.arc.logs.v1.ListTasksResponse\x12P\n\x0bGetTaskLogs\x12\x1f.arc.logs.v1.GetTaskLogsRequest\x1a .arc.logs.v1.GetTaskLogsResponse\x12Q\n\x0eStreamTaskLogs\x12\".arc.logs.v1.StreamTaskLogsRequest\x1a\x19.arc.logs.v1.TaskLogChunk0\x01\x12Y\n\x12\x44ownloadLogArchive\x12&.arc.logs.v1.DownloadLogArchiveRequest\x1a\x19.arc.logs.v1.ArchiveChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,21 +43,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTASKSREQUEST']._serialized_start=397
   _globals['_LISTTASKSREQUEST']._serialized_end=517
   _globals['_LISTTASKSRESPONSE']._serialized_start=520
-  _globals['_LISTTASKSRESPONSE']._serialized_end=670
-  _globals['_GETTASKLOGSREQUEST']._serialized_start=672
-  _globals['_GETTASKLOGSREQUEST']._serialized_end=725
-  _globals['_GETTASKLOGSRESPONSE']._serialized_start=727
-  _globals['_GETTASKLOGSRESPONSE']._serialized_end=799
-  _globals['_STREAMTASKLOGSREQUEST']._serialized_start=801
-  _globals['_STREAMTASKLOGSREQUEST']._serialized_end=881
-  _globals['_TASKLOGCHUNK']._serialized_start=884
-  _globals['_TASKLOGCHUNK']._serialized_end=1038
-  _globals['_TASKLOGCHUNK_STREAM']._serialized_start=982
-  _globals['_TASKLOGCHUNK_STREAM']._serialized_end=1038
-  _globals['_DOWNLOADLOGARCHIVEREQUEST']._serialized_start=1040
-  _globals['_DOWNLOADLOGARCHIVEREQUEST']._serialized_end=1083
-  _globals['_ARCHIVECHUNK']._serialized_start=1085
-  _globals['_ARCHIVECHUNK']._serialized_end=1131
-  _globals['_LOGSSERVICE']._serialized_start=1134
-  _globals['_LOGSSERVICE']._serialized_end=1672
+  _globals['_LISTTASKSRESPONSE']._serialized_end=694
+  _globals['_GETTASKLOGSREQUEST']._serialized_start=696
+  _globals['_GETTASKLOGSREQUEST']._serialized_end=749
+  _globals['_GETTASKLOGSRESPONSE']._serialized_start=751
+  _globals['_GETTASKLOGSRESPONSE']._serialized_end=823
+  _globals['_STREAMTASKLOGSREQUEST']._serialized_start=825
+  _globals['_STREAMTASKLOGSREQUEST']._serialized_end=905
+  _globals['_TASKLOGCHUNK']._serialized_start=908
+  _globals['_TASKLOGCHUNK']._serialized_end=1062
+  _globals['_TASKLOGCHUNK_STREAM']._serialized_start=1006
+  _globals['_TASKLOGCHUNK_STREAM']._serialized_end=1062
+  _globals['_DOWNLOADLOGARCHIVEREQUEST']._serialized_start=1064
+  _globals['_DOWNLOADLOGARCHIVEREQUEST']._serialized_end=1107
+  _globals['_ARCHIVECHUNK']._serialized_start=1109
+  _globals['_ARCHIVECHUNK']._serialized_end=1155
+  _globals['_LOGSSERVICE']._serialized_start=1158
+  _globals['_LOGSSERVICE']._serialized_end=1696
 # @@protoc_insertion_point(module_scope)

@@ -61,16 +61,18 @@ class ListTasksRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., status: _Optional[str] = ..., process: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., skip: _Optional[int] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
-    __slots__ = ("tasks", "next_page_token", "total_size", "progress")
+    __slots__ = ("tasks", "next_page_token", "total_size", "progress", "truncated_rows")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_ROWS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[_log_pb2.TaskInfo]
     next_page_token: str
     total_size: int
     progress: _containers.RepeatedCompositeFieldContainer[_log_pb2.ProcessProgress]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[_log_pb2.TaskInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., progress: _Optional[_Iterable[_Union[_log_pb2.ProcessProgress, _Mapping]]] = ...) -> None: ...
+    truncated_rows: int
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_log_pb2.TaskInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., progress: _Optional[_Iterable[_Union[_log_pb2.ProcessProgress, _Mapping]]] = ..., truncated_rows: _Optional[int] = ...) -> None: ...
 
 class GetTaskLogsRequest(_message.Message):
     __slots__ = ("run_id", "task_id")
