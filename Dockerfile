@@ -17,16 +17,17 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
-# Only what the services and the gateway import or read at run time: the catalog, the templates and
-# the migrations live under services/.
+# Only what start-up, the services and the gateway import or read at run time: the catalog, the
+# templates and the migrations live under services/.
 COPY protos ./protos
 COPY gen ./gen
 COPY arc_core ./arc_core
+COPY arc_platform ./arc_platform
 COPY services ./services
 COPY gateway ./gateway
 
 # Bytecode compiled now, as root: the root filesystem is read-only in a pod.
-RUN python -m compileall -q arc_core gen services gateway
+RUN python -m compileall -q arc_core arc_platform gen services gateway
 
 # A numeric non-root user (Kubernetes' runAsNonRoot can only verify a numeric UID). ARC_DATA_DIR is the
 # one writable place for `serve --target all` in a plain `docker run` (embedded PostgreSQL, local storage);
@@ -43,5 +44,5 @@ ENV PYTHONPATH=/app:/app/gen \
 USER 10001:10001
 EXPOSE 50051 8080
 
-ENTRYPOINT ["python", "-m", "arc_core"]
+ENTRYPOINT ["python", "-m", "arc_platform"]
 CMD ["serve", "--target", "all"]

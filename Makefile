@@ -6,6 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
+# buf (proto lint) comes from npm into .tools/, pinned; `make lint` installs it on first use.
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+BUF_STAMP := .tools/.buf-$(BUF_VERSION)
 
 .PHONY: venv proto run test lint format bench clean
 
@@ -29,14 +33,19 @@ gen/.stamp: $(PROTOS) scripts/gen_protos.py | $(STAMP)
 proto: gen/.stamp
 
 run: venv proto
-	$(PY) -m arc_core serve --target all
+	$(PY) -m arc_platform serve --target all
 
 test: venv proto
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+$(BUF_STAMP):
+	npm install --prefix .tools --no-save --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
+	touch $(BUF_STAMP)
+
+lint: venv $(BUF_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(BUF) lint  # rules and exceptions in buf.yaml
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
@@ -46,4 +55,4 @@ bench: venv proto
 	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .arc
+	rm -rf $(VENV) .arc .tools

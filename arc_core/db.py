@@ -1,4 +1,8 @@
-"""PostgreSQL access: the asyncpg pool (JSONB as Python objects) and Alembic migrations at start-up."""
+"""PostgreSQL access: the asyncpg pool (JSONB as Python objects) and Alembic migrations at start-up.
+
+The migrations belong to the service that owns the schema (Runs: ``services/runs/schema.py``), which
+passes its own folder to ``migrate``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from pathlib import Path
 import asyncpg
 
 MIGRATION_LOCK = 0x41524D47  # "ARMG": serialises migrations across replicas
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "services" / "runs" / "migrations"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -30,14 +33,15 @@ def sqlalchemy_url(dsn: str) -> str:
     return "postgresql+asyncpg://" + rest
 
 
-async def migrate(dsn: str, revision: str = "head") -> None:
-    """Apply Alembic migrations through SQLAlchemy's async engine (no second driver needed)."""
+async def migrate(dsn: str, migrations_dir: Path, *, revision: str = "head") -> None:
+    """Apply the Alembic migrations in ``migrations_dir`` through SQLAlchemy's async engine (no second
+    driver needed)."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy.ext.asyncio import create_async_engine
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir))
     engine = create_async_engine(sqlalchemy_url(dsn))
     try:
         async with engine.begin() as conn:

@@ -208,6 +208,21 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _refuse_input_locations_over_storage(self) -> Settings:
+        """An input location that holds the platform's storage (or lies inside it) would let inputs name
+        other users' runs: only the caller's own results/ may be read from there."""
+        root = self.resolved_storage_root
+        root = root if root.startswith("gs://") else normalize_input_location(root)
+        root = root.rstrip("/") + "/"
+        for location in self.input_locations:
+            if root.startswith(location) or location.startswith(root):
+                raise ValueError(
+                    f"ARC_INPUT_LOCATIONS: {location} overlaps the platform's storage ({root}); runs read"
+                    " from there only the results/ of their owner's runs, which are always allowed"
+                )
+        return self
+
     @cached_property
     def resolved_storage_root(self) -> str:
         if self.storage_root:

@@ -21,7 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
-from arc_core.embedded_pg import start_embedded_postgres  # noqa: E402
+from arc_platform.embedded_pg import start_embedded_postgres  # noqa: E402
 from services.runs.store import NewRun, RunStore  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def platform_process(
         "ARC_GRPC_PORT": str(grpc_port),
         "ARC_HTTP_PORT": str(http_port),
     }
-    args = [sys.executable, "-m", "arc_core", "serve"]
+    args = [sys.executable, "-m", "arc_platform", "serve"]
     for target in targets:
         args += ["--target", target]
     proc = subprocess.Popen(args, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -98,8 +98,8 @@ async def _through_service(dsn: str, data_dir: Path, callers: int) -> bool:
     import grpc
 
     from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc
-    from arc_core.runtime import Platform
     from arc_core.settings import Settings
+    from arc_platform.runtime import Platform
 
     settings = Settings(database_url=dsn, data_dir=data_dir, grpc_port=0, http_port=0)
     platform = Platform(settings=settings, targets=["pipelines", "benchling"])
@@ -150,7 +150,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "gen"))
-    from arc_core.embedded_pg import start_embedded_postgres
+    from arc_platform.embedded_pg import start_embedded_postgres
 
     # Not under /root: pgserver runs postgres as an unprivileged user when started as root.
     tmp = Path(tempfile.mkdtemp(prefix="arc-bench-pg-", dir="/tmp"))

@@ -18,7 +18,8 @@ import httpx
 from _support import embedded_database, insert_pending_run, platform_process
 
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
-from arc_core.db import create_pool, migrate
+from arc_core.db import create_pool
+from services.runs.schema import migrate
 from services.runs.store import _SELECT, RunStore
 
 OWNER = "reader@example.com"

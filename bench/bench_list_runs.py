@@ -15,7 +15,7 @@ import grpc
 from _support import embedded_database, percentiles, platform_process
 
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
-from arc_core.db import migrate
+from services.runs.schema import migrate
 
 HEAVY_USER = "heavy@example.com"
 ADMIN = "admin@example.com"

@@ -15,7 +15,8 @@ import grpc
 from _support import embedded_database, insert_pending_run, percentiles, platform_process
 
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
-from arc_core.db import create_pool, migrate
+from arc_core.db import create_pool
+from services.runs.schema import migrate
 from services.runs.store import RunStore
 
 OWNER = "watcher@example.com"

@@ -7,6 +7,8 @@
 * A path parameter over 4096 characters: no run, task, file or pipeline name is that long, and a service's
   error quotes it back (an answer that, past the gRPC client's metadata limit, would fail as a 429).
 * A date and time outside what a ``google.protobuf.Timestamp`` holds once in UTC (year 1 to 9999).
+* JSON nested deeper than :data:`MAX_JSON_DEPTH` objects and arrays: protobuf refuses a ``Struct`` past its
+  nesting limit (a few dozen levels: a 500), and a few hundred levels overflowed Python's stack (a 500 too).
 """
 
 from __future__ import annotations
@@ -17,9 +19,19 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
+from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
 from pydantic import AfterValidator, BaseModel, field_validator
 
+from arc_core.contracts.names import RUN_ID_PATTERN
+from arc_core.protos import to_struct
+
 MAX_PATH_PARAM_CHARS = 4096
+
+# Objects and arrays, the field's own value counted: far more than any pipeline's params need. Protobuf
+# decodes at most 100 nested messages and a JSON object is three (Struct, map entry, Value): a Run's params
+# in a ListRunsResponse or WatchRunResponse fail past 33 levels of objects. 24 leaves room to wrap a Run.
+MAX_JSON_DEPTH = 24
 
 
 def text_problem(value: str) -> str | None:
@@ -33,8 +45,16 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def json_problem(value: Any, where: str = "") -> str | None:
-    """The first problem in a decoded JSON value (keys included), located as ``a.b[2]``, or None."""
+def json_problem(value: Any, where: str = "", depth: int = 0) -> str | None:
+    """The first problem in a decoded JSON value (keys included), located as ``a.b[2]``, or None.
+
+    ``depth`` is how many objects and arrays hold ``value``: past :data:`MAX_JSON_DEPTH` it is refused
+    before going deeper, so the check itself never recurses far.
+    """
+    if isinstance(value, dict | list | tuple):
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return f"{where + ': ' if where else ''}nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays"
     if isinstance(value, str):
         problem = text_problem(value)
         return f"{where + ': ' if where else ''}{problem}" if problem else None
@@ -46,12 +66,12 @@ def json_problem(value: Any, where: str = "") -> str | None:
             problem = text_problem(str(key))
             if problem:
                 return f"key {here!r}: {problem}"
-            problem = json_problem(item, here)
+            problem = json_problem(item, here, depth)
             if problem:
                 return problem
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            problem = json_problem(item, f"{where}[{index}]")
+            problem = json_problem(item, f"{where}[{index}]", depth)
             if problem:
                 return problem
     return None
@@ -67,6 +87,20 @@ class RequestBody(BaseModel):
         if problem:
             raise ValueError(problem)
         return value
+
+
+def body_struct(field: str, value: dict[str, Any]) -> struct_pb2.Struct:
+    """``value`` (a body field already checked with :func:`json_problem`) as a ``google.protobuf.Struct``.
+
+    What protobuf still cannot carry (an integer past a double's range, say) is a 400 naming ``field``,
+    never a 500. The Struct is encoded and decoded once, as the service will, so a nesting protobuf refuses
+    fails here too.
+    """
+    try:
+        return struct_pb2.Struct.FromString(to_struct(value).SerializeToString())
+    except (ValueError, TypeError, OverflowError, RecursionError, DecodeError) as exc:
+        problem = f"cannot be sent as a protobuf Struct: {exc}"
+        raise RequestValidationError([{"loc": ("body", field), "msg": problem, "type": "value_error"}]) from None
 
 
 async def refuse_undeliverable(request: Request) -> None:
@@ -109,7 +143,7 @@ RunId = Annotated[
     str,
     Path(
         description="`run-` and 8 lower-case hex digits",
-        json_schema_extra={"pattern": "^run-[0-9a-f]{8}$"},
+        json_schema_extra={"pattern": RUN_ID_PATTERN},
         examples=["run-0a1b2c3d"],
     ),
 ]

@@ -33,13 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from arc_core.contracts import run_layout as layout
+from arc_core.contracts.job_environment import RUN_TOKEN_VARIABLE, STATE_DIR_VARIABLE
+from arc_core.contracts.run_status import TERMINAL
 from arc_core.errors import ArcError, FailedPrecondition, NotFound
 from arc_core.nextflow_cache import CLOUD_CACHE_VARIABLE, LOCAL_CACHE_VARIABLE, cache_variable_for
 from arc_core.storage import Storage, open_storage
 from orchestrator.config import ConfigError, OrchestratorConfig
 from orchestrator.logsync import LogMirror, read_input
 from orchestrator.nextflow_outcome import parse_outcome
-from orchestrator.status_client import TERMINAL, StatusClient, current_status
+from orchestrator.status_client import StatusClient, current_status
 from orchestrator.trace_stats import trace_counts
 
 log = logging.getLogger("orchestrator")
@@ -49,13 +52,17 @@ EXIT_CANNOT_EXECUTE = 127
 EXIT_BAD_ENVIRONMENT = 2
 EXIT_MARKER = "orchestrator.exit"
 # Files in the launch dir -> keys in the run's storage. The first two are copied live.
-LIVE_LOGS = ((".nextflow.log", "logs/nextflow.log"), ("trace.txt", "logs/trace.txt"))
-FINAL_LOGS = (*LIVE_LOGS, ("timeline.html", "logs/timeline.html"), ("report.html", "logs/report.html"))
+LIVE_LOGS = ((".nextflow.log", layout.log_in_run(layout.NEXTFLOW_LOG)), ("trace.txt", layout.log_in_run(layout.TRACE)))
+FINAL_LOGS = (
+    *LIVE_LOGS,
+    ("timeline.html", layout.log_in_run(layout.TIMELINE)),
+    ("report.html", layout.log_in_run(layout.REPORT)),
+)
 FAILURE_KINDS = {"task_failure": "task", "launch_error": "launch", "killed": "killed", "unknown_failure": "unknown"}
 STDERR_TAIL_BYTES = 64 * 1024
 # After a stop signal the platform may kill us soon (spot preemption gives ~30 s): report briefly.
 REPORT_SECONDS_WHEN_STOPPING = 10.0
-ENV_NOT_FOR_NEXTFLOW = ("ARC_RUN_TOKEN",)  # pipeline tasks must not be able to report for the run
+ENV_NOT_FOR_NEXTFLOW = (RUN_TOKEN_VARIABLE,)  # pipeline tasks must not be able to report for the run
 
 
 # --------------------------------------------------------------------------------------------------
@@ -418,7 +425,7 @@ class Supervisor:
             if name == ".nextflow.log":
                 earlier[key] = carried_log_prefix(data)
                 data = own_attempt_lines(data)
-            archive = f"logs/attempts/{attempt}/{key.rsplit('/', 1)[-1]}"
+            archive = layout.attempt_log_in_run(attempt, key.rsplit("/", 1)[-1])
             try:
                 if await storage.stat(archive) is None:  # a repeated start of this attempt keeps the first copy
                     await storage.write_bytes(archive, data)
@@ -528,7 +535,7 @@ def main() -> int:
         config = OrchestratorConfig.from_env(os.environ)
     except ConfigError as exc:
         log.error("%s", exc)
-        state_dir = os.environ.get("ARC_ORCHESTRATOR_STATE_DIR", "").strip()
+        state_dir = os.environ.get(STATE_DIR_VARIABLE, "").strip()
         if state_dir:
             write_exit_marker(Path(state_dir), EXIT_BAD_ENVIRONMENT)
         return EXIT_BAD_ENVIRONMENT

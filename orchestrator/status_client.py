@@ -18,6 +18,7 @@ import grpc
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
+from arc_core.contracts.run_status import PENDING, REPORT_TIMESTAMP, REPORTED_STATUSES
 from arc_core.errors import DeadlineExceeded, FailedPrecondition, Unavailable
 from arc_core.grpc_client import unary
 from arc_core.identity import RUN_TOKEN_HEADER
@@ -25,16 +26,10 @@ from arc_core.protos import timestamp, to_struct
 
 log = logging.getLogger(__name__)
 
-STATUSES: dict[str, int] = {
-    "submitted": run_pb2.Run.SUBMITTED,
-    "running": run_pb2.Run.RUNNING,
-    "completed": run_pb2.Run.COMPLETED,
-    "failed": run_pb2.Run.FAILED,
-    "cancelled": run_pb2.Run.CANCELLED,
-}
+# What the orchestrator may report, as ``arc.runs.v1.Run.Status`` values.
+STATUSES: dict[str, int] = {status: run_pb2.Run.Status.Value(status.upper()) for status in REPORTED_STATUSES}
 # The timestamp field of the request that goes with each status.
-TIMESTAMP_FIELDS = {"running": "started_at", "completed": "completed_at", "failed": "failed_at"}
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+TIMESTAMP_FIELDS = REPORT_TIMESTAMP
 
 DEFAULT_CALL_TIMEOUT = 10.0
 DEFAULT_MAX_SECONDS = 300.0
@@ -79,7 +74,7 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, Unavailable | DeadlineExceeded):
         return True
     if isinstance(exc, FailedPrecondition):
-        return exc.metadata.get("current_status") == "pending"
+        return exc.metadata.get("current_status") == PENDING
     return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _RETRYABLE_CODES
 
 

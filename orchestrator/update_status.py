@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arc.runs.v1 import run_pb2, runs_service_pb2
+from arc_core.contracts.job_environment import RUN_TOKEN_VARIABLE, STATUS_ADDRESS_VARIABLE
+from arc_core.contracts.run_status import REPORT_TIMESTAMP
 from arc_core.errors import ArcError, FailedPrecondition
 from arc_core.protos import timestamp
 from orchestrator.status_client import STATUSES, StatusClient, build_request
 
-TIMESTAMP_OPTIONS = ("started_at", "completed_at", "failed_at")
+TIMESTAMP_OPTIONS = tuple(REPORT_TIMESTAMP.values())
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -104,9 +106,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    token = env.get("ARC_RUN_TOKEN", "").strip()
-    address = env.get("ARC_STATUS_ADDRESS", "").strip()
-    missing = [name for name, value in (("ARC_RUN_TOKEN", token), ("ARC_STATUS_ADDRESS", address)) if not value]
+    token = env.get(RUN_TOKEN_VARIABLE, "").strip()
+    address = env.get(STATUS_ADDRESS_VARIABLE, "").strip()
+    missing = [name for name, value in ((RUN_TOKEN_VARIABLE, token), (STATUS_ADDRESS_VARIABLE, address)) if not value]
     if missing:
         parser.error(f"{' and '.join(missing)} must be set")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="update_status: %(message)s")

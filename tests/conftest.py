@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from arc_core.embedded_pg import start_embedded_postgres
+from arc_platform.embedded_pg import start_embedded_postgres
 
 
 def _with_database(dsn: str, database: str) -> str:

@@ -137,7 +137,7 @@ async def download_log_archive(run_id: RunId, backends: Backends, metadata: Call
     )
     return await download_response(
         call,
-        empty=logs_service_pb2.ArchiveChunk(),
+        empty=logs_service_pb2.DownloadLogArchiveResponse(),
         media_type="application/zip",
         headers=lambda first: {"Content-Disposition": attachment(first.filename or f"{run_id}-logs.zip")},
     )
@@ -208,7 +208,7 @@ async def stream_task_logs(
         try:
             async for chunk in call:
                 done["position"] = chunk.position
-                stream = logs_service_pb2.TaskLogChunk.Stream.Name(chunk.stream).lower()
+                stream = logs_service_pb2.StreamTaskLogsResponse.Stream.Name(chunk.stream).lower()
                 yield StreamItem(event="output", data={"stream": stream, "text": chunk.text}, id=chunk.position or None)
         finally:
             call.cancel()

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import Field
 
 from arc.runs.v1 import runs_service_pb2
-from arc_core.protos import to_struct
+from arc_core.contracts.run_layout import FILE_GROUPS
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
-from gateway.inputs import RequestBody, RunId
+from gateway.inputs import RequestBody, RunId, body_struct
 from gateway.openapi import ErrorsDeclared
 from gateway.paging import EventSequence, PageNumber, page_body, position_number, skip_for
 from gateway.streams import (
@@ -90,7 +90,7 @@ async def create_run(
         pipeline_version=body.pipeline_version,
         samplesheet_csv=body.samplesheet_csv,
         config_content=body.config_content,
-        params=to_struct(body.params),
+        params=body_struct("params", body.params),
         source_ngs_runs=body.source_ngs_runs,
         source_project=body.source_project or "",
         request_id=idempotency_key or "",
@@ -125,7 +125,7 @@ async def recover_run(
         request_id=idempotency_key or "",
     )
     if body.override_params is not None:
-        request.override_params.CopyFrom(to_struct(body.override_params))
+        request.override_params.CopyFrom(body_struct("override_params", body.override_params))
     return run_json(await backends.runs.RecoverRun(request, metadata=metadata))
 
 
@@ -142,7 +142,7 @@ async def list_run_files(run_id: RunId, backends: Backends, metadata: CallerMeta
             }
             for f in getattr(response, group)
         ]
-        for group in ("inputs", "results", "logs")
+        for group in FILE_GROUPS
     }
 
 
@@ -152,7 +152,7 @@ async def download_run_file(run_id: RunId, path: str, backends: Backends, metada
     name = path.rsplit("/", 1)[-1]
     return await download_response(
         call,
-        empty=runs_service_pb2.FileChunk(),
+        empty=runs_service_pb2.ReadRunFileResponse(),
         media_type="application/octet-stream",
         headers=lambda first: {"Content-Length": str(first.total_size), "Content-Disposition": attachment(name)},
     )

@@ -22,7 +22,7 @@ class SamplesheetColumn:
 
 
 class PipelinesClient:
-    """Implements ``PipelinesPort`` (see the servicer module) over the Pipelines gRPC API."""
+    """Implements ``PipelinesPort`` (see ``service.py``) over the Pipelines gRPC API."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.stub = pipelines_service_pb2_grpc.PipelinesServiceStub(channel)

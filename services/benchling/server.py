@@ -30,7 +30,8 @@ from arc_core.settings import Settings
 from services.benchling.clients import PipelinesClient
 from services.benchling.demo_warehouse import demo_fastq_paths, ensure_demo_warehouse
 from services.benchling.mapping import load_mapping
-from services.benchling.servicer import SERVICE_NAME, BenchlingService, BenchlingServicer
+from services.benchling.service import BenchlingService
+from services.benchling.servicer import SERVICE_NAME, BenchlingServicer
 from services.benchling.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

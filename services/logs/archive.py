@@ -12,9 +12,10 @@ import asyncio
 import zipfile
 from collections.abc import AsyncIterator
 
+from arc_core.contracts import run_layout as layout
 from arc_core.storage import Storage
 
-ARCHIVE_FILES = ("nextflow.log", "trace.txt", "timeline.html", "report.html")
+ARCHIVE_FILES = layout.LOG_FILES
 
 
 class _Sink:
@@ -56,7 +57,7 @@ async def log_archive(
     zf = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
     try:
         for name in ARCHIVE_FILES:
-            key = f"runs/{run_id}/logs/{name}"
+            key = layout.logs_key(run_id, name)
             info = await storage.stat(key)
             if info is None:
                 continue

@@ -10,12 +10,13 @@ import grpc
 
 from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
 from arc_core import grpc_client
+from arc_core.contracts.run_status import END_TIMESTAMP
 from arc_core.errors import Unauthenticated
 from arc_core.identity import Identity
 from arc_core.service_identity import ServiceCredential
 from services.logs.runs import RunView
 
-_END_FIELDS = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at"}
+_END_FIELDS = END_TIMESTAMP
 
 
 def _time(run: run_pb2.Run, name: str) -> datetime | None:

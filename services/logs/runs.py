@@ -11,26 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from arc_core.errors import ArcError, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from arc_core.contracts.names import check_run_id as check_run_id  # the one rule, for this room
+from arc_core.contracts.run_status import TERMINAL
+from arc_core.errors import ArcError, NotFound, PermissionDenied, Unauthenticated
 from arc_core.identity import Identity
 
 log = logging.getLogger(__name__)
-
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-_RUN_ID = re.compile(r"^run-[0-9a-f]{8}$")
-
-
-def check_run_id(run_id: str) -> str:
-    """A run id names storage keys: refuse anything but ``run-`` + 8 hex digits."""
-    if not _RUN_ID.match(run_id or ""):
-        raise InvalidArgument("invalid run_id", [FieldViolation("run_id", "must be 'run-' followed by 8 hex digits")])
-    return run_id
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,10 @@ def progress_to_proto(p: ProcessProgress) -> log_pb2.ProcessProgress:
     )
 
 
-def chunk_to_proto(chunk: TaskLogChunk) -> logs_service_pb2.TaskLogChunk:
-    stream = logs_service_pb2.TaskLogChunk.STDERR if chunk.stream == STDERR else logs_service_pb2.TaskLogChunk.STDOUT
-    return logs_service_pb2.TaskLogChunk(stream=stream, text=chunk.text, position=chunk.position)
+def chunk_to_proto(chunk: TaskLogChunk) -> logs_service_pb2.StreamTaskLogsResponse:
+    response = logs_service_pb2.StreamTaskLogsResponse
+    stream = response.STDERR if chunk.stream == STDERR else response.STDOUT
+    return response(stream=stream, text=chunk.text, position=chunk.position)
 
 
 class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
@@ -134,7 +135,7 @@ class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
 
     async def StreamTaskLogs(
         self, request: logs_service_pb2.StreamTaskLogsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[logs_service_pb2.TaskLogChunk]:
+    ) -> AsyncIterator[logs_service_pb2.StreamTaskLogsResponse]:
         chunks = await self.service.stream_task_logs(
             current_identity(), request.run_id, request.task_id, after=request.after_position
         )
@@ -144,8 +145,8 @@ class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
 
     async def DownloadLogArchive(
         self, request: logs_service_pb2.DownloadLogArchiveRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[logs_service_pb2.ArchiveChunk]:
+    ) -> AsyncIterator[logs_service_pb2.DownloadLogArchiveResponse]:
         filename, data = await self.service.log_archive(current_identity(), request.run_id)
-        yield logs_service_pb2.ArchiveChunk(data=b"", filename=filename)
+        yield logs_service_pb2.DownloadLogArchiveResponse(data=b"", filename=filename)
         async for piece in data:
-            yield logs_service_pb2.ArchiveChunk(data=piece)
+            yield logs_service_pb2.DownloadLogArchiveResponse(data=piece)

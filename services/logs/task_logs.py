@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from arc_core.contracts import run_layout as layout
 from arc_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from arc_core.storage import LocalStorage, Storage, safe_key
 from services.logs.runs import RunView
@@ -99,7 +100,7 @@ def decode_tail(data: bytes) -> str:
 
 def work_roots(storage: Storage, run: RunView) -> list[str]:
     """Keys of the work dirs a run's tasks can live in: its own, and a recovery's reused one."""
-    roots = [f"runs/{run.run_id}/work"]
+    roots = [layout.work_prefix(run.run_id)]
     if run.reused_work_dir:
         key = storage_key(storage, run.reused_work_dir)
         if key is not None and key not in roots:

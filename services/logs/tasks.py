@@ -19,12 +19,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from arc_core.contracts import run_layout as layout
 from arc_core.errors import NotFound
 from arc_core.storage import Storage
-from services.logs.lines import MAX_LINE_BYTES, LineSplitter
+from services.logs.lines import MAX_LINE_BYTES, LineSplitter, cut_line
 from services.logs.log_parser import parse_log_timestamp
 from services.logs.runs import RunView
 from services.logs.trace_parser import (
+    NA,
     ParsedTrace,
     ProcessProgress,
     TaskRecord,
@@ -38,6 +40,11 @@ log = logging.getLogger(__name__)
 
 FINISHED = frozenset({"COMPLETED", "FAILED", "CACHED", "ABORTED"})
 _TAIL_CHECK = 64  # bytes re-read before the appended part, to notice a rewritten (not grown) trace
+MAX_TASK_NAME_BYTES = 1 << 10
+"""A task name read from a submission line is cut to this, with the marker of a cut line: it holds the
+task's tag (a sample name the run's caller chose), and the line itself may be megabytes long."""
+MAX_BATCH_ID_BYTES = 128  # a google-batch job id or uid (see _BATCH_ID_RE): longer is not one, and not kept
+MAX_WORKDIR_BYTES = 4096  # PATH_MAX: a longer work dir is not kept (its hash still is)
 
 # One submission line of .nextflow.log (logback pattern, see log_parser): the INFO line every executor
 # writes, or google-batch's DEBUG line that carries the Batch job and its uid.
@@ -54,11 +61,11 @@ _BATCH_ID_RE = re.compile(r"^([A-Za-z0-9._-]{1,128})/([A-Za-z0-9._-]{1,128})/([A
 
 
 def trace_key(run_id: str) -> str:
-    return f"runs/{run_id}/logs/trace.txt"
+    return layout.logs_key(run_id, layout.TRACE)
 
 
 def log_key(run_id: str) -> str:
-    return f"runs/{run_id}/logs/nextflow.log"
+    return layout.logs_key(run_id, layout.NEXTFLOW_LOG)
 
 
 def parse_hash_id(value: str) -> tuple[str, str] | None:
@@ -160,7 +167,9 @@ class _TraceState:
 class _LogIndex:
     consumed: int = 0
     pending: dict[str, Submission] = field(default_factory=dict)
-    """Submitted tasks not seen in the trace yet (pruned as their rows appear)."""
+    """Submitted tasks not seen in the trace yet (pruned as their rows appear), at most ``max_pending``."""
+    dropped: int = 0
+    """Submissions dropped past ``max_pending`` (the oldest go first)."""
 
 
 class TaskStore:
@@ -176,6 +185,7 @@ class TaskStore:
         max_cached_tasks: int = 150_000,
         log_window_bytes: int = 4 << 20,
         max_trace_rows: int = 200_000,
+        max_pending: int = 200_000,
         max_line_bytes: int = MAX_LINE_BYTES,
         chunk_bytes: int = 1 << 20,
     ) -> None:
@@ -183,6 +193,8 @@ class TaskStore:
         self.tz = tz
         self.max_trace_rows = max_trace_rows
         """Rows kept per trace; the rest are counted (progress, ``truncated_rows``), not kept."""
+        self.max_pending = max_pending
+        """Submissions without a trace row kept per run (tasks in flight); past it the oldest are dropped."""
         self.max_line_bytes = max_line_bytes
         self.chunk_bytes = chunk_bytes
         self.cache = cache or TraceCache(max_entries=max_runs, tz=tz, max_tasks=max_cached_tasks)
@@ -265,6 +277,7 @@ class TaskStore:
         records: list[TaskRecord] = []
         uncounted: dict[str, ProcessProgress] = {}
         truncated = 0
+        truncated_hashes: set[str] = set()  # of the rows counted, not kept: their submissions are pruned too
 
         async def take(batch: list[bytes]) -> None:
             nonlocal header, rows, room, truncated
@@ -282,7 +295,7 @@ class TaskStore:
                 room -= len(kept)
             if rest:
                 cells = [h.strip() for h in header.decode("utf-8", "replace").split("\t")]
-                truncated += await asyncio.to_thread(count_rows, cells, rest, uncounted)
+                truncated += await asyncio.to_thread(_count_rows, cells, rest, uncounted, truncated_hashes)
             rows += len(batch)
 
         check = tail  # read again with the first chunk (one request), to notice a rewritten trace
@@ -306,6 +319,7 @@ class TaskStore:
         if hashes is not None:
             if not header or b"\thash\t" in b"\t" + header.rstrip() + b"\t":
                 hashes.update(r.hash for r in records if r.hash)  # the old state is replaced below
+                hashes.update(truncated_hashes)
             else:
                 hashes = None  # no hash column: rows cannot be matched with submissions
         self._remember(self._traces, uri, _TraceState(str(version), pos, header, tail, final, hashes, lines, rows))
@@ -332,17 +346,21 @@ class TaskStore:
             info = await self.storage.stat(key)
             if info is not None and info.size < index.consumed:
                 index = _LogIndex()  # replaced: start over
-            if info is not None and info.size > index.consumed:
-                await self._scan(key, index, info.size, run.reference_time)
-            self._remember(self._logs, uri, index)
             hashes = self._trace_hashes(run.run_id, trace) if trace is not None else set()
+            if info is not None and info.size > index.consumed:
+                await self._scan(key, index, info.size, run.reference_time, hashes or set())
+            self._remember(self._logs, uri, index)
             if hashes is None:
                 return []  # a trace without a hash column: rows cannot be matched, count the trace alone
             for h in [h for h in index.pending if h in hashes]:
                 del index.pending[h]
             return list(index.pending.values())
 
-    async def _scan(self, key: str, index: _LogIndex, size: int, reference: datetime | None) -> None:
+    async def _scan(self, key: str, index: _LogIndex, size: int, reference: datetime | None, ended: set[str]) -> None:
+        """Add the submissions of the log's new bytes to ``index.pending``, but those of tasks ``ended`` (with
+        a trace row already): a long run's log, read from the start, holds far more ended tasks than the
+        ``max_pending`` kept. Past that limit the oldest are dropped and counted."""
+        dropped = index.dropped
         while index.consumed < size:
             stop = min(size, index.consumed + self.log_window_bytes)
             data = await self.storage.read_range(key, index.consumed, stop)
@@ -355,6 +373,8 @@ class TaskStore:
                 cut = len(data)  # one huge line: skip it, it holds no submission
             found = await asyncio.to_thread(_submissions, data[:cut], reference, self.tz)
             for s in found:
+                if s.hash in ended:
+                    continue
                 old = index.pending.get(s.hash)
                 # google-batch logs two lines per task; keep what each one knows
                 if old is not None:
@@ -362,7 +382,17 @@ class TaskStore:
                         old, native_id=s.native_id or old.native_id, workdir=s.workdir or old.workdir, time=old.time
                     )
                 index.pending[s.hash] = s
+            while len(index.pending) > self.max_pending:
+                del index.pending[next(iter(index.pending))]
+                index.dropped += 1
             index.consumed += cut
+        if index.dropped > dropped:
+            log.warning(
+                "log %s: %d submissions past the limit of %d tasks in flight dropped",
+                key,
+                index.dropped,
+                self.max_pending,
+            )
 
     # ---------------------------------------------------------------------------------------- views
 
@@ -403,6 +433,26 @@ class TaskStore:
         raise NotFound(f"task {task_id} not found in run {run.run_id}")
 
 
+def _count_rows(header: list[str], lines: list[bytes], counts: dict[str, ProcessProgress], hashes: set[str]) -> int:
+    """:func:`count_rows`, and the rows' hashes into ``hashes``: a row past the row limit is not kept, but
+    its task has ended all the same (its submission must not stay in flight, counted twice)."""
+    n = count_rows(header, lines, counts)
+    if "hash" in header:
+        i = header.index("hash")
+        for line in lines:
+            cells = line.split(b"\t", i + 1)
+            if i < len(cells) and (h := cells[i].decode("utf-8", "replace")) and h != NA:
+                hashes.add(h)
+    return n
+
+
+def _text(raw: bytes, limit: int) -> str:
+    """``raw`` decoded, cut to ``limit`` bytes with the marker of a cut line."""
+    if len(raw) > limit:
+        raw = cut_line(raw[:limit], len(raw) - limit)
+    return raw.decode("utf-8", "replace")
+
+
 def _submissions(data: bytes, reference: datetime | None, tz: tzinfo) -> list[Submission]:
     """The submission lines in whole lines of the log."""
     if b"ubmitted" not in data:
@@ -412,13 +462,16 @@ def _submissions(data: bytes, reference: datetime | None, tz: tzinfo) -> list[Su
         ts = m.group("ts").decode("ascii")
         time = parse_log_timestamp(ts, reference=reference, tz=tz)
         if m.group("hash"):
-            found.append(Submission(m.group("hash").decode(), m.group("name").decode("utf-8", "replace"), time))
+            found.append(Submission(m.group("hash").decode(), _text(m.group("name"), MAX_TASK_NAME_BYTES), time))
             continue
-        workdir = m.group("wd").decode("utf-8", "replace")
-        wh = _WORKDIR_HASH_RE.search(workdir)
+        wh = _WORKDIR_HASH_RE.search(m.group("wd")[-40:].decode("utf-8", "replace"))
         if wh is None:
             continue
-        native = f"{m.group('job').decode()}/0/{m.group('uid').decode()}"
-        name = m.group("bname").decode("utf-8", "replace")
+        job, uid = m.group("job"), m.group("uid")
+        native = ""
+        if len(job) <= MAX_BATCH_ID_BYTES and len(uid) <= MAX_BATCH_ID_BYTES:
+            native = f"{job.decode('utf-8', 'replace')}/0/{uid.decode('utf-8', 'replace')}"
+        workdir = m.group("wd").decode("utf-8", "replace") if len(m.group("wd")) <= MAX_WORKDIR_BYTES else ""
+        name = _text(m.group("bname"), MAX_TASK_NAME_BYTES)
         found.append(Submission(f"{wh.group(1)}/{wh.group(2)[:6]}", name, time, native, workdir))
     return found

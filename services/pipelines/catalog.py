@@ -26,6 +26,8 @@ import jsonschema
 import yaml
 from jsonschema.validators import validator_for
 
+from arc_core.contracts.names import PIPELINE_NAME_RE, SEMVER_RE
+from arc_core.contracts.platform_params import VALUE_KINDS as PLATFORM_VALUE_KINDS
 from arc_core.errors import FieldViolation, InvalidArgument, NotFound
 from services.pipelines.config_render import RESOURCE_CAPS_KINDS
 
@@ -34,16 +36,6 @@ MANIFEST_FILE = "manifest.yaml"
 PARAMS_SCHEMA_FILE = "nextflow_schema.json"
 SAMPLESHEET_SCHEMA_FILE = "schema_input.json"
 
-# semver.org 2.0.0, the official regular expression.
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-PIPELINE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$")
-
-# What the platform fills a platform param with.
-PLATFORM_VALUE_KINDS = ("samplesheet", "results")
 # How the platform's resource maxima reach a pipeline's tasks (manifest ``resource_caps``):
 #   "params":          the pipeline caps requests itself through params.max_cpus / max_memory / max_time
 #                      (nf-core template before 3.0, e.g. scrnaseq 2.5.1-2.7.1);
@@ -105,6 +97,12 @@ _MANIFEST_SCHEMA: dict[str, Any] = {
         "forbidden_params": {
             "type": "object",
             "additionalProperties": {"type": "string", "minLength": 1},
+        },
+        # Params the pipeline reads as files although its schema gives them no path ``format``: their values
+        # are checked like every path (allowed locations, existence). Name -> "file" | "directory" | "path".
+        "path_params": {
+            "type": "object",
+            "additionalProperties": {"enum": ["file", "directory", "path"]},
         },
         "resource_caps": {"enum": list(RESOURCE_CAPS_KINDS)},
         "samplesheet": {
@@ -177,6 +175,7 @@ class Pipeline:
     versions: tuple[VersionInfo, ...]  # newest first
     platform_params: Mapping[str, str]  # param name -> what fills it ("samplesheet" | "results")
     forbidden_params: Mapping[str, str] = field(default_factory=dict)  # name or pattern -> why
+    path_params: Mapping[str, str] = field(default_factory=dict)  # name -> kind, for paths without ``format``
 
     @property
     def version_names(self) -> tuple[str, ...]:
@@ -285,6 +284,7 @@ class PipelineVersionSchema:
     params_validator: Any = field(repr=False, default=None)
     resource_caps: str = "resource_limits"  # one of RESOURCE_CAPS_KINDS
     forbidden_params: Mapping[str, str] = field(default_factory=dict)  # name or fnmatch pattern -> why
+    path_params: Mapping[str, str] = field(default_factory=dict)  # the manifest's: name -> kind
 
     def forbidden_reason(self, name: str) -> str | None:
         """Why a user may not set ``name``, or None when they may."""
@@ -449,6 +449,7 @@ def _load_pipeline(folder: Path, problems: list[str]) -> _Entry | None:
         ),
         platform_params=platform,
         forbidden_params=dict(manifest.get("forbidden_params") or {}),
+        path_params=dict(manifest.get("path_params") or {}),
     )
     sheet_cfg = manifest.get("samplesheet") or {"sample_column": "sample"}
     caps_by_version = {v["version"]: v.get("resource_caps", "") for v in raw_versions}
@@ -509,6 +510,7 @@ def _load_version(
         required_any_of=_required_any_of(combined),
         platform_params=platform,
         forbidden_params=pipeline.forbidden_params,
+        path_params=pipeline.path_params,
         unknown_params=unknown_params,
         samplesheet=spec,
         params_schema=params_raw,

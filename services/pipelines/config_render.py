@@ -15,7 +15,9 @@ The pipeline's own ``errorStrategy``/``maxRetries`` are left alone (nf-core retr
 and 104 through its base.config; a global retry would repeat every deterministic failure).
 Resource caps: ``process.resourceLimits`` is always written (Nextflow >= 24.04); with
 ``resource_caps="params"`` the platform also sets ``params.max_cpus/max_memory/max_time`` (nf-core < 3.0).
-A user's cap param above the platform's maximum is refused; one at or below it is kept.
+The request's params reach Nextflow as ``-params-file``, which beats these ``params.max_*``: so ValidateRunInputs
+refuses a cap param above the platform's maximum (``cap_param_problems``) before a run is created, and a
+render given one refuses it too; one at or below the maximum is kept.
 Output is deterministic: params are sorted by name, maps by key, labels in a fixed order.
 """
 
@@ -31,6 +33,8 @@ from typing import Any
 
 import jinja2
 
+from arc_core.contracts import labels as gcp_labels
+from arc_core.contracts.limits import MAX_CONFIG_BYTES
 from arc_core.errors import FieldViolation, InvalidArgument
 from services.pipelines.user_config import FIELD as USER_CONFIG_FIELD
 from services.pipelines.user_config import (
@@ -44,8 +48,8 @@ from services.pipelines.user_config import (
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "nextflow.config.j2"
-MAX_USER_CONFIG_BYTES = 100 * 1024
-APP_LABEL = "arc-reactor"
+MAX_USER_CONFIG_BYTES = MAX_CONFIG_BYTES
+APP_LABEL = gcp_labels.APP
 
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Groovy keywords and literals (and `class`, special on property access): not usable as bare names.
@@ -72,7 +76,6 @@ _ESCAPE_TABLE = str.maketrans(
         **_ESCAPES,
     }
 )
-_LABEL_BAD_RE = re.compile(r"[^a-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -154,21 +157,19 @@ def _groovy_map_key(key: str) -> str:
     return key if _IDENTIFIER_RE.match(key) and key not in _GROOVY_RESERVED else groovy_string(key)
 
 
-def gcp_label_value(value: str) -> str:
-    """``value`` made a valid GCP label value: lowercase, ``[a-z0-9_-]``, at most 63 characters."""
-    return _LABEL_BAD_RE.sub("_", value.lower())[:63]
-
-
-def gcp_label_key(key: str) -> str:
-    """``key`` made a valid GCP label key: like a value, non-empty and starting with a letter."""
-    cleaned = _LABEL_BAD_RE.sub("-", key.lower())
-    if not cleaned or not cleaned[0].isalpha():
-        cleaned = "x-" + cleaned
-    return cleaned[:63]
-
-
 CAP_PARAMS = ("max_cpus", "max_memory", "max_time")
 RESOURCE_CAPS_KINDS = ("params", "resource_limits")
+
+
+def _cpus(value: Any) -> float | None:
+    """A ``max_cpus`` param as a number, None when it is not a whole number (``16`` or ``16.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number too large for a float
+        return math.inf
+    return number if math.isfinite(number) and number.is_integer() else None
 
 
 def _cap_params(
@@ -182,16 +183,18 @@ def _cap_params(
     }
     problems: list[FieldViolation] = []
     measures = {
-        "max_cpus": (lambda v: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None, "CPUs"),
-        "max_memory": (lambda v: memory_bytes(v) if isinstance(v, str) else None, "memory, e.g. '64.GB'"),
-        "max_time": (lambda v: duration_seconds(v) if isinstance(v, str) else None, "duration, e.g. '12.h'"),
+        "max_cpus": (_cpus, "whole number of CPUs, e.g. 16,"),
+        "max_memory": (lambda v: memory_bytes(v) if isinstance(v, str) else None, "memory size, e.g. '64.GB',"),
+        "max_time": (lambda v: duration_seconds(v) if isinstance(v, str) else None, "duration, e.g. '12.h',"),
     }
     for name, (measure, what) in measures.items():
         if params.get(name) is None:
             continue
         value, limit = measure(params[name]), measure(caps[name])
-        if value is None:
-            problems.append(FieldViolation(f"params.{name}", f"must be a {what}"))
+        if value is None or not math.isfinite(value) or value <= 0:
+            problems.append(
+                FieldViolation(f"params.{name}", f"must be a {what} more than zero and at most {caps[name]!r}")
+            )
         elif limit is not None and value > limit:
             problems.append(
                 FieldViolation(f"params.{name}", f"{params[name]!r} is above the platform's maximum {caps[name]!r}")
@@ -201,15 +204,21 @@ def _cap_params(
     return caps, problems
 
 
+def cap_param_problems(params: Mapping[str, Any], settings: BatchConfigSettings) -> list[FieldViolation]:
+    """Violations of the ``max_*`` params in ``params`` that are above the platform's maxima or not readable."""
+    return _cap_params(params, settings)[1]
+
+
 def resource_labels(*, run_id: str, pipeline: str, version: str, settings: BatchConfigSettings) -> dict[str, str]:
     """The process resource labels, sanitised to GCP label rules, in a fixed order."""
     labels = {
-        "run-id": gcp_label_value(run_id),
-        "app": APP_LABEL,
-        "pipeline": gcp_label_value(pipeline),
-        "pipeline-version": gcp_label_value(version),
+        gcp_labels.RUN_ID_KEY: gcp_labels.label_value(run_id),
+        gcp_labels.APP_KEY: APP_LABEL,
+        gcp_labels.PIPELINE_KEY: gcp_labels.label_value(pipeline),
+        "pipeline-version": gcp_labels.label_value(version),
     }
-    for key, value in sorted((gcp_label_key(k), gcp_label_value(v)) for k, v in settings.extra_labels):
+    extra = ((gcp_labels.label_key(k), gcp_labels.label_value(v)) for k, v in settings.extra_labels)
+    for key, value in sorted(extra):
         labels.setdefault(key, value)
     return labels
 

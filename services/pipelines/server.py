@@ -9,10 +9,11 @@ from arc_core.grpc_server import ServiceRegistration
 from arc_core.settings import Settings
 from services.pipelines.catalog import Catalog
 from services.pipelines.config_render import BatchConfigSettings
+from services.pipelines.service import PipelinesService
 from services.pipelines.servicer import SERVICE_NAME, PipelinesServicer
 
 
-async def build(settings: Settings, *, database_url: str | None) -> tuple[ServiceRegistration, PipelinesServicer]:
+async def build(settings: Settings, *, database_url: str | None) -> tuple[ServiceRegistration, PipelinesService]:
     catalog = await asyncio.to_thread(Catalog.load, settings.catalog_dir)
     batch = BatchConfigSettings(
         project=settings.gcp_project if settings.executor == "batch" else "",
@@ -26,11 +27,12 @@ async def build(settings: Settings, *, database_url: str | None) -> tuple[Servic
         max_time=settings.task_max_time,
         max_disk=settings.task_max_disk,
     )  # raises ValueError at start-up for maxima that cap nothing
-    servicer = PipelinesServicer(catalog, batch)
+    service = PipelinesService(catalog, batch)
+    servicer = PipelinesServicer(service)
     registration = ServiceRegistration(
         name=SERVICE_NAME,
         add_to_server=lambda server: pipelines_service_pb2_grpc.add_PipelinesServiceServicer_to_server(
             servicer, server
         ),
     )
-    return registration, servicer
+    return registration, service

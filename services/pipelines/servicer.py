@@ -1,29 +1,18 @@
-"""gRPC face of the Pipelines service: the catalog, schemas, validation and config rendering."""
+"""gRPC face of the Pipelines service: translates between protobuf and ``PipelinesService`` (``service.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
 
 import grpc
 from google.protobuf import struct_pb2
 
 from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2, pipelines_service_pb2_grpc
-from arc_core.errors import FieldViolation, InvalidArgument
 from arc_core.protos import from_struct
-from services.pipelines.catalog import Catalog, ParamSpec, Pipeline, PipelineVersionSchema
-from services.pipelines.config_render import (
-    BatchConfigSettings,
-    check_user_config,
-    merge_config_params,
-    render_config,
-)
-from services.pipelines.user_config import ConfigParam
-from services.pipelines.validation import validate_run_inputs
+from services.pipelines.catalog import ParamSpec, Pipeline, PipelineVersionSchema
+from services.pipelines.service import PipelinesService
 
 SERVICE_NAME = pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name
-MAX_PAGE_SIZE = 100
 
 
 def pipeline_to_proto(pipeline: Pipeline) -> pipeline_pb2.Pipeline:
@@ -90,91 +79,39 @@ def schema_to_proto(schema: PipelineVersionSchema) -> pipeline_pb2.PipelineSchem
     )
 
 
-def _invalid_run_inputs(schema: PipelineVersionSchema, violations: list[FieldViolation]) -> InvalidArgument:
-    """The error ``validate_run_inputs`` raises, for the config's problems with (or without) its own."""
-    total = len(violations)
-    return InvalidArgument(
-        f"invalid run inputs for {schema.pipeline} {schema.version}: {total} problem{'s' if total != 1 else ''}",
-        violations,
-        reason="INVALID_RUN_INPUTS",
-        metadata={"violation_count": str(total)},
-    )
-
-
-def _locate(violation: FieldViolation, from_config: dict[str, ConfigParam]) -> FieldViolation:
-    """A violation of a param the config's params block set, with where it was set."""
-    name = re.split(r"[.\[]", violation.field.removeprefix("params."), maxsplit=1)[0]
-    param = from_config.get(name) if violation.field.startswith("params.") else None
-    if param is None:
-        return violation
-    where = f" (set in the config's params block: user_config line {param.line}, column {param.column})"
-    return FieldViolation(violation.field, violation.description + where)
-
-
 class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
-    def __init__(self, catalog: Catalog, batch: BatchConfigSettings) -> None:
-        self.catalog = catalog
-        self.batch = batch
+    def __init__(self, service: PipelinesService) -> None:
+        self.service = service
 
     async def GetPipeline(
         self, request: pipelines_service_pb2.GetPipelineRequest, context: grpc.aio.ServicerContext
     ) -> pipeline_pb2.Pipeline:
-        return pipeline_to_proto(self.catalog.get(request.name))
+        return pipeline_to_proto(await self.service.get_pipeline(request.name))
 
     async def ListPipelines(
         self, request: pipelines_service_pb2.ListPipelinesRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.ListPipelinesResponse:
-        if request.page_size < 0:
-            raise InvalidArgument("invalid page size", [FieldViolation("page_size", "must not be negative")])
-        pipelines = sorted(self.catalog.list_pipelines(), key=lambda p: p.name)
-        start = 0
-        if request.page_token:
-            try:
-                start = int(request.page_token)
-            except ValueError:
-                raise InvalidArgument(
-                    "invalid page token", [FieldViolation("page_token", "is not a token we issued")]
-                ) from None
-        size = min(request.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        page = pipelines[start : start + size]
-        more = start + size < len(pipelines)
+        page, token = await self.service.list_pipelines(page_size=request.page_size, page_token=request.page_token)
         return pipelines_service_pb2.ListPipelinesResponse(
-            pipelines=[pipeline_to_proto(p) for p in page], next_page_token=str(start + size) if more else ""
+            pipelines=[pipeline_to_proto(p) for p in page], next_page_token=token
         )
 
     async def GetPipelineSchema(
         self, request: pipelines_service_pb2.GetPipelineSchemaRequest, context: grpc.aio.ServicerContext
     ) -> pipeline_pb2.PipelineSchema:
-        return schema_to_proto(self.catalog.schema(request.name, request.version or None))
+        return schema_to_proto(await self.service.get_schema(request.name, request.version or None))
 
     async def ValidateRunInputs(
         self, request: pipelines_service_pb2.ValidateRunInputsRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.ValidateRunInputsResponse:
-        schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
-        # The config's params { } block is validated with the request's params (a name in both is refused),
-        # so a platform-owned or forbidden param is refused wherever it is written.
-        config, config_problems = await asyncio.to_thread(check_user_config, request.user_config, self.batch)
-        request_params = from_struct(request.params)
-        params, overlap = merge_config_params(request_params, config)
-        config_problems = [*overlap, *config_problems]
-        from_config = {name: p for name, p in config.params_dict.items() if name not in request_params}
-        if request.samplesheet_only and params:
-            raise InvalidArgument(
-                "params are not checked with samplesheet_only",
-                [FieldViolation("params", "must be empty when samplesheet_only is set"), *config_problems],
-            )
-        try:
-            # Up to 10 MB of CSV: validate in a worker thread so other calls keep being served.
-            report = await asyncio.to_thread(
-                validate_run_inputs, schema, params, request.samplesheet_csv, samplesheet_only=request.samplesheet_only
-            )
-        except InvalidArgument as exc:
-            located = [_locate(v, from_config) for v in exc.violations]
-            if not config_problems and located == exc.violations:
-                raise
-            raise _invalid_run_inputs(schema, [*config_problems, *located]) from None
-        if config_problems:
-            raise _invalid_run_inputs(schema, config_problems)
+        report = await self.service.validate_run_inputs(
+            pipeline=request.pipeline,
+            version=request.pipeline_version or None,
+            params=from_struct(request.params),
+            samplesheet_csv=request.samplesheet_csv,
+            user_config=request.user_config,
+            samplesheet_only=request.samplesheet_only,
+        )
         return pipelines_service_pb2.ValidateRunInputsResponse(
             sample_count=report.sample_count,
             input_paths=[
@@ -186,16 +123,11 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
     async def RenderConfig(
         self, request: pipelines_service_pb2.RenderConfigRequest, context: grpc.aio.ServicerContext
     ) -> pipelines_service_pb2.RenderConfigResponse:
-        schema = self.catalog.schema(request.pipeline, request.pipeline_version or None)
-        # Parsing up to 100 KB of user config is CPU work: off the event loop.
-        text = await asyncio.to_thread(
-            render_config,
+        text = await self.service.render_config(
             pipeline=request.pipeline,
-            version=schema.version,
+            version=request.pipeline_version or None,
             params=from_struct(request.params),
             user_config=request.user_config,
             run_id=request.run_id,
-            settings=self.batch,
-            resource_caps=schema.resource_caps,
         )
         return pipelines_service_pb2.RenderConfigResponse(config_content=text)

@@ -14,8 +14,11 @@ with ``//`` and ``/* */`` comments and newlines or ``;`` between settings. Proce
 ``memory``, ``time``, ``disk``, ``errorStrategy``, ``maxRetries``, ``maxErrors`` and ``ext.args``,
 ``ext.args2``, ``ext.args3``, ``ext.prefix``; values are literals only (numbers, quoted strings without
 ``$`` interpolation, ``true``/``false``/``null``, flat lists, and ``8.GB`` / ``2.h`` unit literals for
-memory and time). ``ext.*`` values are pasted into the task's shell command, so they hold no control
-characters, none of ``; & | < > ` $ \\`` and no unclosed quote; memory and time are capped at the
+memory and time). ``ext.args*`` values are pasted into the task's bash script and, by nf-core's Python
+templates, into Python source, so they hold only ``[A-Za-z0-9 _.,:=+/@%-]`` (no quote, glob, brace, ``#``,
+backslash or line break); ``ext.prefix`` is a file name (``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``);
+``withName:``/``withLabel:`` patterns (Java regexes Nextflow matches) hold only ``[A-Za-z0-9_:.*|-]`` after an
+optional leading ``!``, with at most a few ``*`` per alternative; memory and time are capped at the
 platform's maxima and written back in the forms Nextflow's MemoryUnit/Duration read. Everything else
 (method calls, closures, ``includeConfig``, interpolation, expressions, other scopes and directives) is a
 violation of ``user_config`` that says ``line L, column C: <found>; <allowed>``. Every problem is collected
@@ -94,7 +97,30 @@ _PUNCT = frozenset("{}[](),:.;")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-_SHELL_RE = re.compile(r"[;&|<>`$\\]")
+# ext.args/args2/args3 are pasted into bash (the module's script) and, in nf-core's Python templates, into
+# Python source ("--id", "${prefix}", / shlex.split("""${args}""")): so no quote of any kind, nothing bash
+# expands or comments out (# * ? [ ] { } ( ) ! ~ ^ $ `), no backslash and no control character.
+_EXT_ARGS_CHARS = "A-Za-z0-9 _.,:=+/@%-"
+_EXT_ARGS_BAD_RE = re.compile(f"[^{_EXT_ARGS_CHARS}]")
+EXT_ARGS_ALLOWED = (
+    "ext.args, args2 and args3 may hold only letters, digits, spaces and _ . , : = + / @ % -"
+    " (they are pasted into the task's shell command and into Python templates: no quotes, no # * ? [ ] { }"
+    " ( ) ! ~ ^ $ ` & | < > \\ and no line breaks)"
+)
+# ext.prefix becomes a file name and part of a publish path.
+_EXT_PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: `$` would allow a "\n"
+EXT_PREFIX_ALLOWED = (
+    "ext.prefix is a file name: a letter or digit, then up to 127 letters, digits, . _ or -, without `..`"
+)
+# withName:/withLabel: patterns are Java regexes Nextflow matches on the orchestrator (ConfigSelectorResolver:
+# an optional leading `!` negates, the rest is Pattern.compile(..).matcher(name).matches()): only names,
+# `.`, `*` and `|`, so no group or nested quantifier can backtrack without end.
+_PATTERN_BAD_RE = re.compile(r"[^A-Za-z0-9_:.*|!-]")
+MAX_PATTERN_STARS = 3  # `*` in one |-alternative: each more multiplies the backtracking by the name's length
+PATTERN_ALLOWED = (
+    "patterns hold only letters, digits and _ : . * | - (an optional leading ! negates),"
+    f" at most {MAX_PATTERN_CHARS} characters and {MAX_PATTERN_STARS} `*` in each |-alternative"
+)
 
 # ------------------------------------------------------------------------------------------------ units
 
@@ -402,15 +428,54 @@ def _string(text: str, start: int, line: int, column: int, tokens: list[_Token],
 # ----------------------------------------------------------------------------------------------- parser
 
 
-def _open_quote(text: str) -> str:
-    """``'`` or ``"`` when ``text`` would leave a shell quote open (no ``\\`` can escape one: it is refused)."""
-    quote = ""
-    for c in text:
-        if quote and c == quote:
-            quote = ""
-        elif not quote and c in "'\"":
-            quote = c
-    return quote
+def _character(c: str) -> str:
+    return "a line break" if c in "\r\n" else f"the character `{_show(c)}`"
+
+
+def _ext_args_problem(text: str) -> str:
+    """What is wrong with an ext.args/args2/args3 value ("" if nothing): see ``EXT_ARGS_ALLOWED``."""
+    if len(text) > MAX_STRING_CHARS:
+        return f"of {len(text)} characters is over the limit of {MAX_STRING_CHARS}"
+    bad = _EXT_ARGS_BAD_RE.search(text)
+    return f"contains {_character(bad[0])} (character {bad.start() + 1} of the value)" if bad else ""
+
+
+def _ext_prefix_problem(text: str) -> str:
+    """What is wrong with an ext.prefix value ("" if nothing): see ``EXT_PREFIX_ALLOWED``."""
+    if _EXT_PREFIX_RE.fullmatch(text) and ".." not in text:
+        return ""
+    if not text:
+        return "is empty"
+    if len(text) > 128:
+        return f"of {len(text)} characters is over the limit of 128"
+    if ".." in text:
+        return "contains `..`"
+    if not text[0].isascii() or not text[0].isalnum():
+        return f"starts with {_character(text[0])}"
+    bad = re.search(r"[^A-Za-z0-9._-]", text)
+    assert bad is not None
+    return f"contains {_character(bad[0])} (character {bad.start() + 1} of the value)"
+
+
+def _pattern_problem(pattern: str) -> str:
+    """What is wrong with a withName:/withLabel: pattern ("" if nothing): see ``PATTERN_ALLOWED``."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"of {len(pattern)} characters is over the limit of {MAX_PATTERN_CHARS}"
+    bad = _PATTERN_BAD_RE.search(pattern)
+    if bad:
+        return f"contains {_character(bad[0])} (character {bad.start() + 1} of the pattern)"
+    regex = pattern[1:] if pattern.startswith("!") else pattern
+    if "!" in regex:
+        return "has a `!` after its start (only a leading ! negates)"
+    if not regex:
+        return "is only `!`"
+    if any(alternative.count("*") > MAX_PATTERN_STARS for alternative in regex.split("|")):
+        return f"has more than {MAX_PATTERN_STARS} `*` in one alternative"
+    try:  # Python's re reads this character set as Java's Pattern does (`**`, a leading `*` are errors)
+        re.compile(regex)
+    except re.error as exc:
+        return f"is not a valid regular expression ({exc.msg})"
+    return ""
 
 
 def _display(value: _Value) -> str:
@@ -628,8 +693,9 @@ class _Parser:
             self.fail(pattern_tok, f"an empty {kind}: pattern", "name the processes or labels it selects")
         if _CONTROL_RE.search(pattern):
             self.fail(pattern_tok, f"a control character in the {kind}: pattern", "patterns are one line of text")
-        if len(pattern) > MAX_PATTERN_CHARS:
-            self.fail(pattern_tok, f"a {kind}: pattern of {len(pattern)} characters", f"at most {MAX_PATTERN_CHARS}")
+        problem = _pattern_problem(pattern)
+        if problem:
+            self.fail(pattern_tok, f"the {kind}: pattern {_show(pattern)!r} {problem}", PATTERN_ALLOWED)
         self.skip_newlines()
         opening = self.peek()
         if not self.is_punct("{"):
@@ -689,24 +755,10 @@ class _Parser:
             self.problems.at(value.tok, f"{name} = {_display(value)}", f"{name} is a quoted string")
             return
         text: str = value.value
-        bad = _CONTROL_RE.search(text) or _SHELL_RE.search(text)
-        if bad:
-            what = "a line break" if bad[0] in "\r\n" else f"the character `{_show(bad[0])}`"
+        problem = _ext_prefix_problem(text) if key.text == "prefix" else _ext_args_problem(text)
+        if problem:
             self.problems.at(
-                value.tok,
-                f"{name} contains {what}",
-                "ext values are pasted into the task's shell command:"
-                " no newlines, control characters or ; & | < > ` $ \\",
-            )
-            return
-        if len(text) > MAX_STRING_CHARS:
-            self.problems.at(value.tok, f"{name} of {len(text)} characters", f"at most {MAX_STRING_CHARS}")
-            return
-        if _open_quote(text):
-            self.problems.at(
-                value.tok,
-                f"{name} leaves a {_open_quote(text)} quote open",
-                "close every quote in an ext value, or it swallows the rest of the task's command",
+                value.tok, f"{name} {problem}", EXT_PREFIX_ALLOWED if key.text == "prefix" else EXT_ARGS_ALLOWED
             )
             return
         out.append(Setting(name, text, key.line, key.column))

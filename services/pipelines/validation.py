@@ -39,10 +39,12 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
+from arc_core.contracts.limits import MAX_SAMPLESHEET_BYTES
+from arc_core.contracts.platform_params import RESULTS, SAMPLESHEET
 from arc_core.errors import FieldViolation, InvalidArgument
 from services.pipelines.catalog import PipelineVersionSchema, SamplesheetColumn, SamplesheetSpec
+from services.pipelines.script_values import RULES, value_problem, with_pipeline_pattern
 
-MAX_SAMPLESHEET_BYTES = 10 * 1024 * 1024
 # Status details travel in gRPC trailers (8 KiB default limit at clients): keep the list short.
 DEFAULT_MAX_VIOLATIONS = 50
 
@@ -166,8 +168,8 @@ def param_input_paths(schema: PipelineVersionSchema, params: Mapping[str, Any]) 
 
 
 @lru_cache(maxsize=64)
-def _path_params(schema: PipelineVersionSchema) -> tuple[tuple[str, str, bool], ...]:
-    """(name, kind, must_exist) of every user param whose schema names a path (``format`` or ``exists``)."""
+def _param_properties(schema: PipelineVersionSchema) -> dict[str, dict[str, Any]]:
+    """Every param's schema, from its group (``definitions`` / ``$defs``) or the top level."""
     raw = schema.params_schema
     properties: dict[str, Any] = {}
     for defs_key in ("definitions", "$defs"):
@@ -175,14 +177,51 @@ def _path_params(schema: PipelineVersionSchema) -> tuple[tuple[str, str, bool], 
             if isinstance(group, dict):
                 properties.update(group.get("properties") or {})
     properties.update(raw.get("properties") or {})
+    return {name: spec for name, spec in properties.items() if isinstance(spec, dict)}
+
+
+@lru_cache(maxsize=64)
+def _path_params(schema: PipelineVersionSchema) -> tuple[tuple[str, str, bool], ...]:
+    """(name, kind, must_exist) of every user param that names a path: its schema says so (``format`` or
+    ``exists``), or the manifest's ``path_params`` do (the pipeline reads it as a file; it must exist)."""
     found = []
-    for name, spec in sorted(properties.items()):
-        if not isinstance(spec, dict) or name in schema.platform_params:
+    for name, spec in sorted(_param_properties(schema).items()):
+        if name in schema.platform_params:
             continue
         fmt = spec.get("format")
         if fmt in PATH_FORMATS or "exists" in spec:
             found.append((name, PATH_FORMATS.get(fmt, "path"), spec.get("exists") is True))
+        elif name in schema.path_params:
+            found.append((name, schema.path_params[name], True))
     return tuple(found)
+
+
+@lru_cache(maxsize=64)
+def _param_roles(schema: PipelineVersionSchema) -> dict[str, str]:
+    """Which allow-list (services/pipelines/script_values.py) a param's string values must match:
+    "path" for path params, "text" for other strings; params with an ``enum`` are left to it."""
+    paths = {name for name, _kind, _must in _path_params(schema)}
+    roles = {}
+    for name, spec in _param_properties(schema).items():
+        if name in paths:
+            roles[name] = "path"
+        elif "enum" not in spec:
+            roles[name] = "text"
+    return roles
+
+
+def _script_value_violations(schema: PipelineVersionSchema, given: Mapping[str, Any]) -> list[FieldViolation]:
+    """Params whose string values (in lists too) may not reach the pipeline's scripts as they are."""
+    roles = _param_roles(schema)
+    out: list[FieldViolation] = []
+    for name, value in given.items():
+        role = roles.get(name, "text")
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, str) and (problem := value_problem(role, item)) is not None:
+                out.append(FieldViolation(f"params.{name}", f"{problem} (got {_short(item)})"))
+                break
+    return out
 
 
 def _samplesheet_file_kinds(spec: SamplesheetSpec) -> dict[str, str]:
@@ -207,7 +246,7 @@ def check_params(schema: PipelineVersionSchema, params: Mapping[str, Any]) -> li
         if value is None:
             continue
         if name in schema.platform_params:
-            what = {"samplesheet": "the run's samplesheet", "results": "the run's results folder"}.get(
+            what = {SAMPLESHEET: "the run's samplesheet", RESULTS: "the run's results folder"}.get(
                 schema.platform_params[name], "the platform"
             )
             out.append(FieldViolation(f"params.{name}", f"is set by the platform ({what}); do not pass it"))
@@ -230,6 +269,7 @@ def check_params(schema: PipelineVersionSchema, params: Mapping[str, Any]) -> li
     )
     for error in errors:
         out.extend(_param_violations(error))
+    out.extend(_script_value_violations(schema, given))
     return out
 
 
@@ -378,8 +418,11 @@ class _RowChecker:
         self.file_columns = [(positions[name], name) for name in _samplesheet_file_kinds(spec) if name in positions]
         self.ncols = ncols
         self.positions = positions
+        file_kinds = _samplesheet_file_kinds(spec)
         self.checks = [
-            _CellCheck(col, positions[col.name], validator_for(spec.schema)).as_tuple()
+            _CellCheck(
+                col, positions[col.name], validator_for(spec.schema), _cell_role(spec, col, file_kinds)
+            ).as_tuple()
             for col in spec.columns
             if col.name in positions
         ]
@@ -521,14 +564,14 @@ class _CellCheck:
 
     __slots__ = ("explain", "index", "missing_message", "name", "ok", "required")
 
-    def __init__(self, col: SamplesheetColumn, index: int, draft: Any) -> None:
+    def __init__(self, col: SamplesheetColumn, index: int, draft: Any, role: str = "") -> None:
         self.name = col.name
         self.index = index
         self.required = col.required
         self.missing_message = (
             f"{col.error_message} (the cell is empty)" if col.error_message else "is required (the cell is empty)"
         )
-        self.ok, self.explain = _compile_cell_check(col, draft)
+        self.ok, self.explain = _compile_cell_check(col, draft, role)
 
     def as_tuple(
         self,
@@ -537,11 +580,22 @@ class _CellCheck:
         return (self.index, self.name, self.required, self.ok, self.explain, self.missing_message)
 
 
+def _cell_role(spec: SamplesheetSpec, col: SamplesheetColumn, file_kinds: Mapping[str, str]) -> str:
+    """The allow-list of services/pipelines/script_values.py a column's cells must match ("" = none)."""
+    if col.type != "string" or col.enum:
+        return ""
+    if col.name == spec.sample_column or "id" in col.meta:
+        return "name"
+    return "path" if col.name in file_kinds else "text"
+
+
 def _compile_cell_check(
-    col: SamplesheetColumn, draft: Any
+    col: SamplesheetColumn, draft: Any, role: str = ""
 ) -> tuple[Callable[[str], Any] | None, Callable[[str], str | None]]:
     s = col.schema
     custom = col.error_message
+    # Cheap truthy tests that, together, are the whole check (when every step has one).
+    fast_tests: list[Callable[[str], Any]] = []
 
     def fail(default: str, value: str) -> str:
         return f"{custom or default} (got {_short(value)})"
@@ -570,6 +624,20 @@ def _compile_cell_check(
     if regex is not None:
         search = regex.search
         steps.append(lambda v, _x: None if search(v) else fail(f"must match the pattern {col.pattern}", v))
+        fast_tests.append(search)
+    if role:
+        allowed_re, _rule = RULES[role]
+
+        def platform_rule(v: str, _x: Any) -> str | None:
+            problem = value_problem(role, v)
+            return None if problem is None else f"{problem} (got {_short(v)})"
+
+        steps.append(platform_rule)
+        both = with_pipeline_pattern(role, col.pattern) if regex is not None else None
+        if both is not None:
+            fast_tests[:] = [both.fullmatch]  # the pipeline's pattern and the platform's rule, in one call
+        else:
+            fast_tests.append(allowed_re.fullmatch)
     if col.enum:
         allowed = frozenset(col.enum)
         words = ", ".join(map(str, col.enum))
@@ -618,6 +686,13 @@ def _compile_cell_check(
         ok = None
     elif col.type == "string" and len(steps) == 1 and regex is not None:
         ok = regex.search
+    elif col.type == "string" and len(steps) == len(fast_tests) == 2:
+        first, second = fast_tests
+
+        def ok(value: str) -> bool:  # noqa: F811 - the two cheap tests in one
+            return bool(first(value) and second(value))
+    elif col.type == "string" and len(fast_tests) == 1 and len(steps) == (2 if regex is not None and role else 1):
+        ok = fast_tests[0]
     elif col.type == "string" and len(steps) == 1 and col.enum:
         ok = frozenset(col.enum).__contains__
     elif col.type == "integer" and not steps:

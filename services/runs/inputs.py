@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from arc_core.contracts.limits import MAX_CONFIG_BYTES, MAX_SAMPLESHEET_BYTES
+from arc_core.contracts.names import PIPELINE_NAME_RE, RUN_ID_RE, SEMVER_RE
+from arc_core.contracts.names import check_run_id as check_run_id  # the one rule, for this room
+from arc_core.contracts.platform_params import DEFAULT_PLATFORM_PARAMS
 from arc_core.errors import ViolationCollector
 
-MAX_SAMPLESHEET_BYTES = 10 * 1024 * 1024
-MAX_CONFIG_BYTES = 100 * 1024
 MAX_REQUEST_ID = 100
 MAX_PARAMS_BYTES = 256 * 1024  # the params as JSON
 MAX_NOTE_BYTES = 4 * 1024  # recovery notes, names
 
-PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,48}(/[a-z0-9][a-z0-9_.-]{0,48})?$")
-# semver.org's own pattern.
-SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-RUN_ID = re.compile(r"^run-[0-9a-f]{8}$")
-PLATFORM_PARAMS = ("input", "outdir")
+RUN_ID = RUN_ID_RE  # imported from here by input_locations
+PLATFORM_PARAMS = tuple(DEFAULT_PLATFORM_PARAMS)
 
 
 @dataclass
@@ -41,9 +35,9 @@ class RunInput:
 def check_run_input(run: RunInput) -> None:
     """Raise InvalidArgument listing every violation of the spec's limits."""
     problems = ViolationCollector()
-    if not PIPELINE_NAME.match(run.pipeline):
+    if not PIPELINE_NAME_RE.match(run.pipeline):
         problems.add("pipeline", "must look like 'nf-core/scrnaseq' (lower-case letters, digits, - _ .)")
-    if len(run.pipeline_version) > 20 or not SEMVER.match(run.pipeline_version):
+    if len(run.pipeline_version) > 20 or not SEMVER_RE.match(run.pipeline_version):
         problems.add("pipeline_version", "must be a semantic version such as 2.7.1")
     size = len(run.samplesheet_csv.encode())
     if not run.samplesheet_csv.strip():
@@ -67,10 +61,3 @@ def check_run_input(run: RunInput) -> None:
     if len(run.request_id) > MAX_REQUEST_ID:
         problems.add("request_id", f"is longer than {MAX_REQUEST_ID} characters")
     problems.raise_if_any("invalid run")
-
-
-def check_run_id(run_id: str) -> None:
-    problems = ViolationCollector()
-    if not RUN_ID.match(run_id):
-        problems.add("run_id", "must be 'run-' followed by 8 lower-case hex digits")
-    problems.raise_if_any("invalid run id")

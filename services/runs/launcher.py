@@ -9,6 +9,7 @@ import logging
 
 import asyncpg
 
+from arc_core.contracts import run_layout as layout
 from arc_core.errors import ArcError, FailedPrecondition
 from arc_core.storage import Storage
 from services.runs import status as st
@@ -17,12 +18,10 @@ from services.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 
-CACHE_FOLDER = ".nextflow-cache"  # the Nextflow resume cache (cloud cache or NXF_CACHE_DIR) inside the work dir
-
 
 def work_dir_uri(storage: Storage, row: asyncpg.Record) -> str:
     """A run's Nextflow work dir: its own, or the parent's one that a recovery resumes in."""
-    return row["reused_work_dir"] or storage.uri(f"runs/{row['run_id']}/work")
+    return row["reused_work_dir"] or storage.uri(layout.work_prefix(row["run_id"]))
 
 
 class RunLauncher:
@@ -50,12 +49,12 @@ class RunLauncher:
             pipeline_version=row["pipeline_version"],
             user_email=row["user_email"],
             run_root=root,
-            config_uri=f"{root}/inputs/nextflow.config",
-            params_uri=f"{root}/inputs/params.yaml",
+            config_uri=layout.join(root, layout.input_in_run(layout.NEXTFLOW_CONFIG)),
+            params_uri=layout.join(root, layout.input_in_run(layout.PARAMS_FILE)),
             work_dir=work_dir,
             session_id=str(row["nextflow_session_id"]),
             resume_session_id=resume_session_id,
-            cache_uri=f"{work_dir}/{CACHE_FOLDER}",
+            cache_uri=layout.cache_uri(work_dir),
             status_address=self.status_address,
             token=token,
             nextflow_bin=self.nextflow_bin,

@@ -38,6 +38,8 @@ def parse_filter(text: str) -> RunFilter:
                     "invalid filter", [FieldViolation("filter", f"unknown field {name!r}; use {FILTER_FIELDS}")]
                 )
             values[name] = value
+    if "status" in values:  # any case, as ListTasks' status: `running`, `RUNNING`
+        values["status"] = values["status"].lower()
     if "status" in values and values["status"] not in st.STATUSES:
         raise InvalidArgument(
             "invalid filter", [FieldViolation("filter", f"status must be one of {', '.join(st.STATUSES)}")]

@@ -18,6 +18,7 @@ from services.runs.input_locations import InputChecker, InputLocationPolicy
 from services.runs.launcher import RunLauncher
 from services.runs.progress import ProgressFeed
 from services.runs.reconciler import Reconciler
+from services.runs.schema import migrate
 from services.runs.service import RunsService, UserLimits
 from services.runs.servicer import (
     REPORT_METHOD,
@@ -31,7 +32,7 @@ from services.runs.store import RunStore
 
 async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegistration, RunsService]:
     """Connect the Runs service's backends; the registration's hooks start and stop them."""
-    await db.migrate(database_url)
+    await migrate(database_url)
     pool = await db.create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     store = RunStore(pool)
     storage = open_storage(

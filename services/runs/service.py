@@ -21,6 +21,10 @@ from typing import Any, Protocol
 import asyncpg
 import yaml
 
+from arc_core.contracts import run_layout as layout
+from arc_core.contracts.names import new_run_id
+from arc_core.contracts.platform_params import DEFAULT_PLATFORM_PARAMS
+from arc_core.contracts.platform_params import value_key as platform_param_key
 from arc_core.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -43,8 +47,8 @@ from services.runs.store import NewRun, RunIdTaken, RunStore, snapshot_to_row
 
 log = logging.getLogger(__name__)
 
-FILE_GROUPS = ("inputs", "results", "logs")
-USER_CONFIG = "user.config"
+FILE_GROUPS = layout.FILE_GROUPS
+USER_CONFIG = layout.USER_CONFIG
 EXACT_TOTAL_UP_TO = 10_000
 RUN_ID_ATTEMPTS = 5
 USER_TOUCH_SECONDS = 60.0
@@ -143,10 +147,6 @@ class UserLimits:
     max_per_hour: int = 100
 
 
-def new_run_id() -> str:
-    return f"run-{secrets.token_hex(4)}"
-
-
 class RunsService:
     def __init__(
         self,
@@ -218,7 +218,7 @@ class RunsService:
         # id can never touch the run that owns it.
         for _ in range(RUN_ID_ATTEMPTS):
             run_id = new_run_id()
-            root = f"runs/{run_id}"
+            root = layout.run_root(run_id)
             rendered = await self.pipelines.render_config(
                 caller,
                 pipeline=run.pipeline,
@@ -265,7 +265,7 @@ class RunsService:
                 raise FailedPrecondition("a concurrent request with this request id did not complete")
             return existing
         try:
-            await self._write_inputs(root, run, rendered)
+            await self._write_inputs(run_id, run, rendered)
         except BaseException as exc:
             await asyncio.shield(self._fail_unstored(run_id, exc))
             raise
@@ -294,22 +294,23 @@ class RunsService:
                 retry_after_seconds=wait,
             )
 
-    async def _write_inputs(self, root: str, run: RunInput, rendered_config: str) -> None:
+    async def _write_inputs(self, run_id: str, run: RunInput, rendered_config: str) -> None:
         params = dict(run.params)
         # The pipeline's own required params point at the run's storage; users never set them.
-        params["input"] = self.storage.uri(f"{root}/inputs/samplesheet.csv")
-        params["outdir"] = self.storage.uri(f"{root}/results")
+        # TODO(issue 10): the names from the pipeline's manifest, once Pipelines returns them.
+        for name, kind in DEFAULT_PLATFORM_PARAMS.items():
+            params[name] = self.storage.uri(platform_param_key(run_id, kind))
         files = {
-            "samplesheet.csv": run.samplesheet_csv,
-            "nextflow.config": rendered_config,
+            layout.SAMPLESHEET: run.samplesheet_csv,
+            layout.NEXTFLOW_CONFIG: rendered_config,
             # The user's own part, kept so that a recovery can render the config again.
             USER_CONFIG: run.config_content,
-            "params.yaml": yaml.safe_dump(params, sort_keys=True, allow_unicode=True),
+            layout.PARAMS_FILE: yaml.safe_dump(params, sort_keys=True, allow_unicode=True),
         }
         written: list[str] = []
         try:
             for name, text in files.items():
-                key = f"{root}/inputs/{name}"
+                key = layout.inputs_key(run_id, name)
                 written.append(key)  # before the write: a write cut short may still leave an object
                 await self.storage.write_bytes(key, text.encode())
         except BaseException:
@@ -413,14 +414,13 @@ class RunsService:
                 )
             session = str(parent["nextflow_session_id"])
             lineage = Lineage(run_id, recovery.notes or None, work_dir, session_id=session, resume_session_id=session)
-        root = f"runs/{run_id}/inputs"
         run = RunInput(
             pipeline=parent["pipeline"],
             pipeline_version=parent["pipeline_version"],
-            samplesheet_csv=(await self.storage.read_bytes(f"{root}/samplesheet.csv")).decode(),
+            samplesheet_csv=(await self.storage.read_bytes(layout.inputs_key(run_id, layout.SAMPLESHEET))).decode(),
             config_content=recovery.override_config
             if recovery.override_config is not None
-            else await self._read_text(f"{root}/{USER_CONFIG}"),
+            else await self._read_text(layout.inputs_key(run_id, USER_CONFIG)),
             params=dict(recovery.override_params if recovery.override_params is not None else parent["params"]),
             source_ngs_runs=list(parent["source_ngs_runs"] or []),
             source_project=parent["source_project"] or "",
@@ -461,10 +461,10 @@ class RunsService:
 
     async def list_files(self, caller: Identity, run_id: str) -> dict[str, list[RunFileInfo]]:
         await self._visible_run(caller, run_id)
-        root = f"runs/{run_id}"
+        root = layout.run_root(run_id)
         groups: dict[str, list[RunFileInfo]] = {}
         for group in FILE_GROUPS:
-            infos = await self.storage.list(f"{root}/{group}")
+            infos = await self.storage.list(layout.group_prefix(run_id, group))
             groups[group] = [await self._file_info(run_id, root, info) for info in infos]
         return groups
 
@@ -484,7 +484,7 @@ class RunsService:
         relative = safe_key(path)
         if relative.split("/", 1)[0] not in FILE_GROUPS:
             raise NotFound(f"no file {path!r} in run {run_id}")
-        key = f"runs/{run_id}/{relative}"
+        key = layout.join(layout.run_root(run_id), relative)
         info = await self.storage.stat(key)
         if info is None:
             raise NotFound(f"no file {path!r} in run {run_id}")

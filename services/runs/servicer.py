@@ -8,7 +8,9 @@ from datetime import UTC
 
 import grpc
 
+from arc.logs.v1 import log_pb2
 from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
+from arc_core.contracts.run_status import REPORT_TIMESTAMP
 from arc_core.grpc_server import add_methods, current_identity, metadata_dict, servicer_methods
 from arc_core.identity import RUN_TOKEN_HEADER
 from services.runs.convert import STATUS_FROM_PROTO, from_struct, run_to_proto, timestamp
@@ -19,7 +21,7 @@ SERVICE_NAME = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_
 REPORT_NAME = "ReportRunStatus"
 REPORT_METHOD = f"/{SERVICE_NAME}/{REPORT_NAME}"
 
-REPORT_TIMESTAMPS = {"running": "started_at", "completed": "completed_at", "failed": "failed_at"}
+REPORT_TIMESTAMPS = REPORT_TIMESTAMP
 
 
 class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
@@ -96,25 +98,27 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
 
     async def ReadRunFile(
         self, request: runs_service_pb2.ReadRunFileRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[runs_service_pb2.FileChunk]:
+    ) -> AsyncIterator[runs_service_pb2.ReadRunFileResponse]:
         size, chunks = await self.service.read_file(await self._caller(), request.run_id, request.path)
         offset = 0
         async for data in chunks:
-            yield runs_service_pb2.FileChunk(data=data, offset=offset, total_size=size if offset == 0 else 0)
+            yield runs_service_pb2.ReadRunFileResponse(data=data, offset=offset, total_size=size if offset == 0 else 0)
             offset += len(data)
         if offset == 0:
-            yield runs_service_pb2.FileChunk(data=b"", offset=0, total_size=size)
+            yield runs_service_pb2.ReadRunFileResponse(data=b"", offset=0, total_size=size)
 
     async def WatchRun(
         self, request: runs_service_pb2.WatchRunRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[runs_service_pb2.RunEvent]:
+    ) -> AsyncIterator[runs_service_pb2.WatchRunResponse]:
         async for event in self.service.watch(await self._caller(), request.run_id, request.after_sequence):
-            message = runs_service_pb2.RunEvent(sequence=event.seq, time=timestamp(event.time), final=event.final)
+            message = runs_service_pb2.WatchRunResponse(
+                sequence=event.seq, time=timestamp(event.time), final=event.final
+            )
             if event.run is not None:
                 message.status.CopyFrom(run_to_proto(event.run))
             else:
                 message.progress.processes.extend(
-                    runs_service_pb2.ProcessProgress(**dataclasses.asdict(p)) for p in event.progress or ()
+                    log_pb2.ProcessProgress(**dataclasses.asdict(p)) for p in event.progress or ()
                 )
             yield message
 

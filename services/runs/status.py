@@ -1,12 +1,34 @@
-"""The run state machine of DESIGN.md (pure: no I/O)."""
+"""The run state machine of DESIGN.md (pure: no I/O); the statuses themselves are a shared contract."""
 
 from __future__ import annotations
 
-PENDING, SUBMITTED, RUNNING = "pending", "submitted", "running"
-COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+from arc_core.contracts.run_status import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STATUSES,
+    SUBMITTED,
+    TERMINAL,
+    TIMESTAMP_COLUMN,
+    is_terminal,
+)
 
-STATUSES = (PENDING, SUBMITTED, RUNNING, COMPLETED, FAILED, CANCELLED)
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+__all__ = [
+    "ALLOWED_MOVES",
+    "CANCELLED",
+    "COMPLETED",
+    "FAILED",
+    "PENDING",
+    "RUNNING",
+    "STATUSES",
+    "SUBMITTED",
+    "TERMINAL",
+    "TIMESTAMP_COLUMN",
+    "is_terminal",
+    "sources_of",
+]
 
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
     PENDING: frozenset({SUBMITTED, CANCELLED, FAILED}),
@@ -17,20 +39,7 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
     CANCELLED: frozenset(),
 }
 
-# The timestamp column each status sets when a run enters it.
-TIMESTAMP_COLUMN = {
-    SUBMITTED: "submitted_at",
-    RUNNING: "started_at",
-    COMPLETED: "completed_at",
-    FAILED: "failed_at",
-    CANCELLED: "cancelled_at",
-}
-
 
 def sources_of(target: str) -> frozenset[str]:
     """The statuses a run may move to ``target`` from."""
     return frozenset(s for s, targets in ALLOWED_MOVES.items() if target in targets)
-
-
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL

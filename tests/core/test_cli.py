@@ -1,7 +1,8 @@
-"""`arc serve --target all` on the embedded defaults: starts everything, Ctrl-C stops everything."""
+"""`arc serve --target all` on the embedded defaults (starts everything, Ctrl-C stops everything), and `arc migrate`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -57,7 +59,7 @@ def start(data_dir: Path, http: int, grpc: int) -> subprocess.Popen:
     env.update(ARC_DATA_DIR=str(data_dir), ARC_HTTP_PORT=str(http), ARC_GRPC_PORT=str(grpc), ARC_STATUS_PORT="0")
     env["ARC_INPUT_LOCATIONS"] = str(TEST_INPUTS)  # the placeholder FASTQ files the samplesheet names
     return subprocess.Popen(
-        [sys.executable, "-m", "arc_core", "serve", "--target", "all"],
+        [sys.executable, "-m", "arc_platform", "serve", "--target", "all"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -116,8 +118,8 @@ def test_serve_all_embedded_then_ctrl_c(tmp_path_factory: pytest.TempPathFactory
 
 async def test_benchling_with_its_own_warehouse_starts_no_embedded_database(tmp_path: Path) -> None:
     """Only Runs and the demo warehouse need the platform database; a real warehouse DSN does not."""
-    from arc_core.runtime import Platform
     from arc_core.settings import Settings
+    from arc_platform.runtime import Platform
 
     settings = Settings(
         _env_file=None,
@@ -133,3 +135,27 @@ async def test_benchling_with_its_own_warehouse_starts_no_embedded_database(tmp_
         assert not (tmp_path / "pgdata").exists()
     finally:
         await platform.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_migrate_applies_the_runs_schema_and_exits(make_database, tmp_path: Path) -> None:
+    """`arc migrate` (the Kubernetes migrate Job's command) brings DATABASE_URL to the Runs schema."""
+    dsn = await make_database()
+    env = {**os.environ, "DATABASE_URL": dsn, "ARC_DATA_DIR": str(tmp_path)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arc_platform",
+        "migrate",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, output.decode()
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('public.runs') IS NOT NULL")
+    finally:
+        await conn.close()

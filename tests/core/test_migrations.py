@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from arc_core.db import migrate
+from services.runs.schema import migrate
 
 
 @pytest.mark.timeout(60)

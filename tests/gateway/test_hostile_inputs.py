@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from arc.runs.v1 import run_pb2, runs_service_pb2
 from gateway.deps import MAX_IDENTITY_HEADER_CHARS
 from gateway.errors import ErrorBody
-from gateway.inputs import MAX_PATH_PARAM_CHARS
+from gateway.inputs import MAX_JSON_DEPTH, MAX_PATH_PARAM_CHARS, body_struct, json_problem
 from services.runs import status as run_status
 from tests.gateway.conftest import ALICE_HTTP
 from tests.support.platform import Running
@@ -103,6 +104,66 @@ async def test_undeliverable_json_in_a_recovery_and_a_samplesheet_is_a_400(platf
         "/api/benchling/samplesheet", content=b'{"pipeline": "nf-core/scrnaseq", "ngs_runs": ["\\ud83d"]}', headers=JSON
     )
     assert_400_naming(sheet, "ngs_runs")
+
+
+def create_body(params: str) -> bytes:
+    """A create body around ``params``, JSON text (a hostile nesting is written out, not encoded)."""
+    return (
+        '{"pipeline": "demo/hello", "pipeline_version": "1.0.0", "samplesheet_csv": "a", "params": ' + params + "}"
+    ).encode()
+
+
+def nested_arrays(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 33, 60, 900])
+async def test_json_nested_too_deep_is_a_400(platform: Running, depth: int) -> None:
+    """Was a 500: past about 50 levels protobuf refuses the Struct (DecodeError), past a few hundred
+    the conversion overflowed Python's stack (RecursionError)."""
+    params = '{"greeting": ' + nested_arrays(depth) + "}"
+    create = await platform.http.post("/api/runs", content=create_body(params), headers=JSON)
+    assert_400_naming(create, "params")
+    assert f"deeper than {MAX_JSON_DEPTH} levels" in create.text
+    recover = await platform.http.post(
+        f"/api/runs/{RUN_ID}/recover", content=b'{"override_params": ' + params.encode() + b"}", headers=JSON
+    )
+    assert_400_naming(recover, "override_params")
+    assert f"deeper than {MAX_JSON_DEPTH} levels" in recover.text
+
+
+@pytest.mark.parametrize("depth", [10, MAX_JSON_DEPTH - 1])
+async def test_json_nested_within_the_limit_reaches_the_service(platform: Running, depth: int) -> None:
+    """The `params` object and its arrays, ``MAX_JSON_DEPTH`` levels at most, pass the gateway: the
+    Pipelines service answers (a string param given arrays is its 400, on `params.greeting`)."""
+    create = await platform.http.post(
+        "/api/runs", content=create_body('{"greeting": ' + nested_arrays(depth) + "}"), headers=JSON
+    )
+    assert "levels of objects" not in create.text
+    assert_400_naming(create, "params.greeting")
+    assert "params" not in violation_fields(create), create.text
+
+
+def test_the_deepest_params_allowed_survive_every_message_that_carries_them() -> None:
+    """``MAX_JSON_DEPTH`` objects (three protobuf messages each, the deepest JSON for protobuf) still decode
+    inside a Run inside the responses that carry one."""
+    params: dict[str, Any] = {"leaf": 1}
+    for _ in range(MAX_JSON_DEPTH - 1):
+        params = {"b": params}
+    assert json_problem(params) is None and json_problem({"b": params}) is not None
+    run = run_pb2.Run(params=body_struct("params", params))
+    for message in (runs_service_pb2.ListRunsResponse(runs=[run]), runs_service_pb2.WatchRunResponse(status=run)):
+        assert type(message).FromString(message.SerializeToString()) == message
+
+
+async def test_a_number_a_struct_cannot_hold_is_a_400(platform: Running) -> None:
+    """Was a 500: an integer past a double's range is an OverflowError in the protobuf Struct."""
+    create = await platform.http.post("/api/runs", content=create_body('{"times": 1' + "0" * 400 + "}"), headers=JSON)
+    assert_400_naming(create, "params")
+    recover = await platform.http.post(
+        f"/api/runs/{RUN_ID}/recover", content=b'{"override_params": {"times": 1' + b"0" * 400 + b"}}", headers=JSON
+    )
+    assert_400_naming(recover, "override_params")
 
 
 @pytest.mark.parametrize(

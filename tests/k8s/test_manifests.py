@@ -20,8 +20,8 @@ from arc.benchling.v1 import benchling_service_pb2
 from arc.logs.v1 import logs_service_pb2
 from arc.pipelines.v1 import pipelines_service_pb2
 from arc.runs.v1 import runs_service_pb2
-from arc_core.runtime import NEEDS_DATABASE, SERVICES
 from arc_core.settings import Settings
+from arc_platform.targets import NEEDS_DATABASE, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -254,7 +254,7 @@ def test_the_platform_containers_write_only_to_an_emptydir_tmp(base: list[Doc]) 
 # --- probes -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", SERVICES)
+@pytest.mark.parametrize("role", list(SERVICES))
 def test_grpc_roles_are_ready_when_their_own_health_service_is_serving(base: list[Doc], role: str) -> None:
     container = app_container(find(base, "Deployment", f"arc-{role}"), role)
     expected = {"port": GRPC_PORT, "service": HEALTH_NAMES[role]}
@@ -585,10 +585,10 @@ def test_dockerfile_builds_a_non_root_image_of_the_platform() -> None:
 
     assert get("FROM") == ["python:3.11-slim"]
     assert get("USER") == [f"{IMAGE_UID}:{IMAGE_UID}"]
-    assert get("ENTRYPOINT") == ['["python", "-m", "arc_core"]']
+    assert get("ENTRYPOINT") == ['["python", "-m", "arc_platform"]']
     assert get("CMD") == ['["serve", "--target", "all"]']
     copied = {arg.split()[0] for arg in get("COPY")}
-    assert copied >= {"requirements.txt", "arc_core", "gen", "services", "gateway", "protos"}
+    assert copied >= {"requirements.txt", "arc_core", "arc_platform", "gen", "services", "gateway", "protos"}
     env = " ".join(get("ENV"))
     assert "PYTHONPATH=/app:/app/gen" in env and "ARC_BIND_HOST=0.0.0.0" in env
     assert any("pip install" in arg and "-r requirements.txt" in arg for arg in get("RUN"))
@@ -599,7 +599,7 @@ def test_dockerignore_keeps_the_context_small_but_keeps_the_orchestrator() -> No
     assert {".venv", ".arc", ".git", ".env", "tests", "bench"} <= ignored
     # orchestrator/Dockerfile.orchestrator builds from the same context.
     assert not any(line.startswith("orchestrator") for line in ignored)
-    assert not ignored & {"arc_core", "gen", "services", "gateway", "protos", "requirements.txt"}
+    assert not ignored & {"arc_core", "arc_platform", "gen", "services", "gateway", "protos", "requirements.txt"}
 
 
 # --- rendered, when a kustomize is at hand ----------------------------------------------------------------

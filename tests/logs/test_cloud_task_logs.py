@@ -33,7 +33,7 @@ from tests.support.fake_logging import FakeLogging, fake_logging
 PROJECT = "test-project"
 UID = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"  # task 2 of trace_fields.txt: nf-9dc2b310-…/0/<uid>
 SUBMIT = datetime(2024, 5, 1, 13, 2, 8, 1000, tzinfo=UTC)
-STDOUT, STDERR = logs_service_pb2.TaskLogChunk.STDOUT, logs_service_pb2.TaskLogChunk.STDERR
+STDOUT, STDERR = logs_service_pb2.StreamTaskLogsResponse.STDOUT, logs_service_pb2.StreamTaskLogsResponse.STDERR
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from arc.logs.v1 import logs_service_pb2
 from arc_core.storage import LocalStorage
 from services.logs.lines import CUT_MARKER, MAX_LINE_BYTES, LineSplitter
 from services.logs.runs import RunView
-from services.logs.tasks import TaskStore
+from services.logs.tasks import MAX_TASK_NAME_BYTES, TaskStore, log_key, trace_key
 from services.logs.trace_parser import ProcessProgress
 from services.logs.workflow_log import WorkflowLogReader
 from tests.logs.conftest import ALICE, end_run, insert_run, put
@@ -195,6 +195,75 @@ async def test_list_tasks_reports_rows_past_the_limit(logs, runs_service, logs_s
     assert response.total_size == 1_000 and len(response.tasks) == 1_000
     assert response.truncated_rows == 3_000
     assert progress_of(response.progress) == expected_progress(4_000)
+
+
+def submission(i: int, name: str) -> str:
+    return f"Dec-03 08:00:00.000 [Task submitter] INFO  nextflow.Session - [ab/{i:06x}] Submitted process > {name}\n"
+
+
+def running(run_id: str) -> RunView:
+    return RunView(run_id=run_id, status="running", started_at=datetime(2026, 12, 3, tzinfo=UTC))
+
+
+async def test_rows_past_the_limit_end_their_submissions(tmp_path: Path) -> None:
+    """Was total=6, submitted=2 for 4 ended tasks: the submissions of rows past ``max_trace_rows`` (counted,
+    not kept) were never pruned, so they showed as in flight too, and stayed for the life of the run."""
+    storage = LocalStorage(tmp_path / "storage")
+    run_id = "run-0000000d"
+    trace = "task_id\thash\tname\tstatus\n" + "".join(
+        f"{i + 1}\tab/{i:06x}\tFASTQC (s{i})\tCOMPLETED\n" for i in range(4)
+    )
+    log = "".join(submission(i, f"FASTQC (s{i})") for i in range(5))  # the fifth has no row yet
+    write_chunks(storage.root / trace_key(run_id), [trace.encode()])
+    write_chunks(storage.root / log_key(run_id), [log.encode()])
+    for rows in (200_000, 2):
+        store = TaskStore(storage, max_trace_rows=rows)
+        parsed = await store.trace(run_id)
+        assert parsed is not None and len(parsed.tasks) == min(rows, 4)
+        (fastqc,) = await store.progress(running(run_id), parsed)
+        assert (fastqc.total, fastqc.succeeded, fastqc.submitted) == (5, 4, 1), rows
+        assert [s.hash for s in await store.in_flight(running(run_id), parsed)] == ["ab/000004"]
+
+
+async def test_submission_names_are_cut(tmp_path: Path) -> None:
+    """A submission's name holds the task's tag (a sample name the caller chose): 20 lines of 3 MB each
+    were kept whole, 60 MB for one run. Each name is cut to 1 KiB now, with the marker of a cut line."""
+    storage = LocalStorage(tmp_path / "storage")
+    run_id = "run-0000000e"
+    path = storage.root / log_key(run_id)
+    write_chunks(path, (submission(i, "FASTQC (" + "N" * (3 * MB) + ")").encode() for i in range(20)))
+    try:
+        store = TaskStore(storage)
+        pending = await bounded(lambda: store.in_flight(running(run_id), None))
+        assert len(pending) == 20
+        for s in pending:
+            assert s.name.startswith("FASTQC (NNN") and "[line cut: " in s.name
+            assert len(s.name.encode()) < MAX_TASK_NAME_BYTES + 64
+    finally:
+        path.unlink()
+
+
+async def test_tasks_in_flight_are_capped(tmp_path: Path) -> None:
+    """Past ``max_pending`` submissions without a trace row, the oldest are dropped (and counted); the
+    ended tasks of a long log read from its start are left out as it is read, so they take no room."""
+    storage = LocalStorage(tmp_path / "storage")
+    run_id = "run-0000000f"
+    log = "".join(submission(i, f"P (s{i})") for i in range(5_000))
+    write_chunks(storage.root / log_key(run_id), [log.encode()])
+    store = TaskStore(storage, max_pending=1_000, log_window_bytes=64 << 10)
+    pending = await store.in_flight(running(run_id), None)
+    assert len(pending) == 1_000 and pending[-1].hash == f"ab/{4_999:06x}" and pending[0].hash == f"ab/{4_000:06x}"
+    assert store._logs[storage.uri(log_key(run_id))].dropped == 4_000
+
+    trace = "task_id\thash\tname\tstatus\n" + "".join(
+        f"{i + 1}\tab/{i:06x}\tP (s{i})\tCOMPLETED\n" for i in range(4_990)
+    )
+    write_chunks(storage.root / trace_key(run_id), [trace.encode()])
+    fresh = TaskStore(storage, max_pending=100, max_trace_rows=1_000, log_window_bytes=64 << 10)
+    parsed = await fresh.trace(run_id)
+    pending = await fresh.in_flight(running(run_id), parsed)
+    assert [s.hash for s in pending] == [f"ab/{i:06x}" for i in range(4_990, 5_000)]
+    assert fresh._logs[storage.uri(log_key(run_id))].dropped == 0
 
 
 # --- the workflow log ----------------------------------------------------------------------------------------

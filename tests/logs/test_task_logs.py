@@ -24,7 +24,7 @@ from tests.logs.conftest import (
     start_standin,
 )
 
-STDOUT, STDERR = logs_service_pb2.TaskLogChunk.STDOUT, logs_service_pb2.TaskLogChunk.STDERR
+STDOUT, STDERR = logs_service_pb2.StreamTaskLogsResponse.STDOUT, logs_service_pb2.StreamTaskLogsResponse.STDERR
 SUBMITTED_RE = re.compile(r"\[([0-9a-f]{2}/[0-9a-f]{6})\] Submitted process > (.+)$", re.MULTILINE)
 
 

@@ -145,6 +145,17 @@ async def test_filters_and_pages(logs, runs_service, storage) -> None:
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_status_filter_takes_any_case(logs, runs_service, storage) -> None:
+    """ListTasks' status compares case-insensitively, as ListRuns' status filter does; tokens carry over."""
+    run_id = await insert_run(runs_service, status="failed")
+    await put(storage, run_id, "trace.txt", fixture_bytes("trace_default.txt"))
+    for spelling in ("FAILED", "failed", "Failed"):
+        assert [t.task_id for t in (await list_tasks(logs, run_id, status=spelling)).tasks] == ["4", "6"]
+    first = await list_tasks(logs, run_id, status="failed", page_size=1)
+    rest = await list_tasks(logs, run_id, status="FAILED", page_size=1, page_token=first.next_page_token)
+    assert [t.task_id for t in rest.tasks] == ["6"]
+
+
 async def test_parsed_once_per_version_and_growth_reads_only_new_rows(
     logs, runs_service, storage, logs_service, monkeypatch
 ) -> None:

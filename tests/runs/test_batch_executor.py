@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -10,7 +11,9 @@ import pytest
 from google.cloud import batch_v1
 from google.rpc import error_details_pb2
 
+from arc_core.contracts.labels import label_key, label_value
 from arc_core.settings import load_settings
+from services.pipelines.config_render import BatchConfigSettings, render_config
 from services.runs.executors.base import (
     BackendUnavailable,
     JobCreationFailed,
@@ -20,7 +23,7 @@ from services.runs.executors.base import (
     QuotaExceeded,
     run_status_for,
 )
-from services.runs.executors.batch import BatchExecutor, Network, sanitize_label
+from services.runs.executors.batch import BatchExecutor, Network
 from services.runs.executors.factory import make_executor
 from tests.support.fake_batch import (
     FAST_RETRY,
@@ -84,13 +87,13 @@ async def executor(fake: FakeBatch) -> AsyncIterator[BatchExecutor]:
     ],
 )
 def test_sanitize_label_value(raw: str, label: str) -> None:
-    assert sanitize_label(raw) == label
+    assert label_value(raw) == label
 
 
 def test_sanitize_label_key_starts_with_a_letter() -> None:
-    assert sanitize_label("Run-ID") == "run-id"
-    assert sanitize_label("1st", key=True) == "x_1st"
-    assert sanitize_label("", key=True) == "x_"
+    assert label_value("Run-ID") == "run-id"
+    assert label_key("1st") == "x_1st"
+    assert label_key("") == "x_"
 
 
 async def test_job_spec_field_by_field(fake: FakeBatch, executor: BatchExecutor) -> None:
@@ -387,6 +390,33 @@ async def test_cancel_deletes_the_runs_task_jobs_too(fake: FakeBatch, executor: 
     assert sorted(r.name for r in fake.calls("DeleteJob")) == sorted([head_a, *tasks_a])
     (listing,) = fake.calls("ListJobs")
     assert listing.parent == PARENT and listing.filter == 'labels.run-id="run-0000aaaa"'
+
+
+async def test_cancel_finds_task_jobs_by_the_run_id_label_of_the_rendered_config(
+    fake: FakeBatch, executor: BatchExecutor
+) -> None:
+    """Nextflow's google-batch executor labels each task job with the config's ``process.resourceLabels``
+    (rendered by Pipelines); cancel (Runs) lists them with ``labels.run-id="…"``: the two must agree."""
+    run_id = "run-0000aaaa"
+    config = render_config(
+        pipeline="nf-core/scrnaseq",
+        version="2.7.1",
+        params={},
+        user_config="",
+        run_id=run_id,
+        settings=BatchConfigSettings(project=PROJECT),
+    )
+    rendered = re.search(r"^process\.resourceLabels = \[.*'run-id': '([^']*)'", config, re.MULTILINE)
+    assert rendered is not None, config
+    head = await executor.submit(make_spec(run_id))
+    assert fake.jobs[head].labels["run-id"] == rendered[1]
+    task = fake.task_job(rendered[1], "nf-0000aaaa-task-1")
+
+    await executor.cancel(head)
+
+    assert task not in fake.jobs and head not in fake.jobs
+    (listing,) = fake.calls("ListJobs")
+    assert listing.filter == f'labels.run-id="{rendered[1]}"'
 
 
 async def test_fake_refuses_a_filter_it_does_not_understand(fake: FakeBatch, executor: BatchExecutor) -> None:

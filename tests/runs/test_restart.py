@@ -32,7 +32,7 @@ def free_port() -> int:
 
 def start(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "arc_core", "serve", "--target", "all"],
+        [sys.executable, "-m", "arc_platform", "serve", "--target", "all"],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),

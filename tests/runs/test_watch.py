@@ -21,7 +21,7 @@ async def move(service, run_id: str, *targets: str) -> None:
         await service.store.move(run_id, target, reason="test", actor="test")
 
 
-async def collect(call, n: int | None = None, timeout: float = 10) -> list[runs_service_pb2.RunEvent]:
+async def collect(call, n: int | None = None, timeout: float = 10) -> list[runs_service_pb2.WatchRunResponse]:
     events = []
 
     async def _read() -> None:

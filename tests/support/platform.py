@@ -15,8 +15,8 @@ import grpc
 import httpx
 
 from arc.runs.v1 import runs_service_pb2_grpc
-from arc_core.runtime import Platform
 from arc_core.settings import Settings
+from arc_platform.runtime import Platform
 from tests.support.inputs import with_test_inputs
 
 

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from arc_core.contracts import names
+from arc_core.contracts.job_environment import JobEnvironment
 from arc_core.errors import ArcError, FailedPrecondition, NotFound, ResourceExhausted, Unavailable
 from arc_core.nextflow_cache import cache_variable_for
 from services.runs import status as run_status
@@ -46,28 +48,25 @@ class JobSpec:
 
     @property
     def job_id(self) -> str:
-        return f"nf-{self.run_id}"
+        return names.job_id(self.run_id)
 
     def environment(self) -> dict[str, str]:
-        """The orchestrator's environment (DESIGN.md names, plus what resume and reporting need)."""
-        env = {
-            "RUN_ID": self.run_id,
-            "PIPELINE": self.pipeline,
-            "PIPELINE_VERSION": self.pipeline_version,
-            "RUN_ROOT": self.run_root,
-            "CONFIG_GCS_PATH": self.config_uri,
-            "PARAMS_GCS_PATH": self.params_uri,
-            "WORK_DIR": self.work_dir,
-            "IS_RECOVERY": "true" if self.is_recovery else "false",
-            "NXF_UUID": self.session_id,
-            self.cache_variable: self.cache_uri,
-            "ARC_STATUS_ADDRESS": self.status_address,
-            "ARC_RUN_TOKEN": self.token,
-            "ARC_NEXTFLOW_BIN": self.nextflow_bin,
-        }
-        if self.resume_session_id:
-            env["RESUME_SESSION_ID"] = self.resume_session_id
-        return env
+        """The orchestrator's environment (``arc_core.contracts.job_environment``, which it reads back)."""
+        return JobEnvironment(
+            run_id=self.run_id,
+            pipeline=self.pipeline,
+            pipeline_version=self.pipeline_version,
+            run_root=self.run_root,
+            config_uri=self.config_uri,
+            params_uri=self.params_uri,
+            work_dir=self.work_dir,
+            session_id=self.session_id,
+            resume_session_id=self.resume_session_id,
+            cache_uri=self.cache_uri,
+            status_address=self.status_address,
+            token=self.token,
+            nextflow_bin=self.nextflow_bin,
+        ).to_environ()
 
 
 class JobState(enum.Enum):

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import random
 import re
-import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from google.cloud import batch_v1
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
+from arc_core.contracts import labels as gcp_labels
+from arc_core.contracts import names
 from services.runs.executors.base import (
     BackendUnavailable,
     ExecutorError,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ClientFactory = Callable[[], batch_v1.BatchServiceAsyncClient]
 
-APP_LABEL = "arc-reactor"
+APP_LABEL = gcp_labels.APP
 MACHINE_TYPE = "e2-standard-2"
 CPU_MILLI = 2000
 MEMORY_MIB = 4096
@@ -57,7 +58,6 @@ _CONCURRENT_DELETES = 8  # task jobs deleted at once when a run is cancelled
 # Batch's rule for job ids: a lower-case letter, then up to 62 lower-case letters, digits or hyphens.
 _JOB_ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _JOB_NAME_RE = re.compile(r"^projects/[^/]+/locations/[^/]+/jobs/[^/]+$")
-_LABEL_BAD_RE = re.compile(r"[^a-z0-9_-]")
 # Google's quota errors name the quota: "Quota 'CPUS' exceeded" or "quota metric 'X' and limit 'Y'".
 _QUOTA_NAME_RE = re.compile(r"[Qq]uota (?:metric )?'([^']+)'")
 _QUOTA_LIMIT_RE = re.compile(r"limit '([^']+)'")
@@ -76,27 +76,13 @@ _STATES = {
 }
 
 
-def sanitize_label(value: str, *, key: bool = False) -> str:
-    """``value`` made a valid GCP label: lower-case ASCII ``[a-z0-9_-]``, at most 63 characters.
-
-    Accents are dropped (``é`` → ``e``), ``@`` becomes ``_at_`` and every other character ``_``, so
-    ``Alice.Smith@Example.com`` → ``alice_smith_at_example_com`` and ``nf-core/scrnaseq`` →
-    ``nf-core_scrnaseq``. A key must also start with a letter: otherwise it gets an ``x_`` prefix.
-    """
-    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii").lower()
-    text = _LABEL_BAD_RE.sub("_", text.replace("@", "_at_"))
-    if key and not ("a" <= text[:1] <= "z"):
-        text = "x_" + text
-    return text[:63]
-
-
 def job_labels(spec: JobSpec) -> dict[str, str]:
     """The job's labels: on the job, its VMs and every Cloud Logging entry it writes."""
     return {
-        "run-id": sanitize_label(spec.run_id),
-        "app": APP_LABEL,
-        "pipeline": sanitize_label(spec.pipeline),
-        "user-email": sanitize_label(spec.user_email),
+        gcp_labels.RUN_ID_KEY: gcp_labels.label_value(spec.run_id),
+        gcp_labels.APP_KEY: APP_LABEL,
+        gcp_labels.PIPELINE_KEY: gcp_labels.label_value(spec.pipeline),
+        "user-email": gcp_labels.label_value(spec.user_email),
     }
 
 
@@ -332,7 +318,7 @@ class BatchExecutor:
             await self._delete(job_name)
         except Exception as exc:
             errors.append(exc)
-        run_id = job_name.rsplit("/jobs/", 1)[1].removeprefix("nf-")
+        run_id = names.run_id_of_job(job_name.rsplit("/jobs/", 1)[1])
         try:
             tasks = [name for name in await self._task_jobs(run_id) if name != job_name]
         except Exception as exc:
@@ -356,8 +342,8 @@ class BatchExecutor:
 
     async def _task_jobs(self, run_id: str) -> list[str]:
         """Names of the jobs labelled ``run-id`` = ``run_id`` (sanitised as the label was)."""
-        label = sanitize_label(run_id)
-        request = batch_v1.ListJobsRequest(parent=self.parent, filter=f'labels.run-id="{label}"')
+        label = gcp_labels.label_value(run_id)
+        request = batch_v1.ListJobsRequest(parent=self.parent, filter=gcp_labels.run_id_filter(run_id))
         try:
             client = await self._get_client()
             pager = await self._with_retries(
@@ -365,7 +351,7 @@ class BatchExecutor:
                 lambda: client.list_jobs(request=request, retry=None, timeout=self.retry.call_timeout),
             )
             # Checked again here: only a job that really carries this run's label is ever deleted.
-            return [job.name async for job in pager if job.labels.get("run-id") == label]
+            return [job.name async for job in pager if job.labels.get(gcp_labels.RUN_ID_KEY) == label]
         except (gexc.GoogleAPICallError, auth_exc.GoogleAuthError) as exc:
             raise _error(exc, f"cannot list the Batch jobs of {run_id}") from exc
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arc_core.contracts.job_environment import STATE_DIR_VARIABLE
 from services.runs.executors.base import (
     TERMINAL_STATES,
     BackendUnavailable,
@@ -56,7 +57,7 @@ from services.runs.executors.processes import (
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "local/"
-STATE_DIR_ENV = "ARC_ORCHESTRATOR_STATE_DIR"
+STATE_DIR_ENV = STATE_DIR_VARIABLE
 JOB_FILE = "job.json"
 LOG_FILE = "orchestrator.log"
 EXIT_MARKER = "orchestrator.exit"

@@ -26,7 +26,7 @@ from arc.benchling.v1 import ngs_pb2 as arc_dot_benchling_dot_v1_dot_ngs__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(arc/benchling/v1/benchling_service.proto\x12\x10\x61rc.benchling.v1\x1a\x1a\x61rc/benchling/v1/ngs.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x01\n\x12ListNgsRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\ninstrument\x18\x02 \x01(\t\x12\x31\n\rcreated_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rname_contains\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"Z\n\x13ListNgsRunsResponse\x12*\n\x08ngs_runs\x18\x01 \x03(\x0b\x32\x18.arc.benchling.v1.NgsRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x18ListNgsRunSamplesRequest\x12\x0f\n\x07ngs_run\x18\x01 \x01(\t\"I\n\x19ListNgsRunSamplesResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.arc.benchling.v1.NgsSample\"\x14\n\x12GetMetadataRequest\"Z\n\x08Metadata\x12\x10\n\x08projects\x18\x01 \x03(\t\x12\x13\n\x0binstruments\x18\x02 \x03(\t\x12\'\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\x17.arc.benchling.v1.Facet\"W\n\x17\x42uildSamplesheetRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x10\n\x08ngs_runs\x18\x03 \x03(\t\"\x93\x01\n\x18\x42uildSamplesheetResponse\x12\x17\n\x0fsamplesheet_csv\x18\x01 \x01(\t\x12\x14\n\x0csample_count\x18\x02 \x01(\x05\x12\x17\n\x0fsource_ngs_runs\x18\x03 \x03(\t\x12\x16\n\x0esource_project\x18\x04 \x01(\t\x12\x17\n\x0fomitted_columns\x18\x05 \x03(\t2\x98\x03\n\x10\x42\x65nchlingService\x12Z\n\x0bListNgsRuns\x12$.arc.benchling.v1.ListNgsRunsRequest\x1a%.arc.benchling.v1.ListNgsRunsResponse\x12l\n\x11ListNgsRunSamples\x12*.arc.benchling.v1.ListNgsRunSamplesRequest\x1a+.arc.benchling.v1.ListNgsRunSamplesResponse\x12O\n\x0bGetMetadata\x12$.arc.benchling.v1.GetMetadataRequest\x1a\x1a.arc.benchling.v1.Metadata\x12i\n\x10\x42uildSamplesheet\x12).arc.benchling.v1.BuildSamplesheetRequest\x1a*.arc.benchling.v1.BuildSamplesheetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(arc/benchling/v1/benchling_service.proto\x12\x10\x61rc.benchling.v1\x1a\x1a\x61rc/benchling/v1/ngs.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x01\n\x12ListNgsRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\ninstrument\x18\x02 \x01(\t\x12\x31\n\rcreated_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rname_contains\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"Z\n\x13ListNgsRunsResponse\x12*\n\x08ngs_runs\x18\x01 \x03(\x0b\x32\x18.arc.benchling.v1.NgsRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x18ListNgsRunSamplesRequest\x12\x0f\n\x07ngs_run\x18\x01 \x01(\t\"I\n\x19ListNgsRunSamplesResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.arc.benchling.v1.NgsSample\"\x14\n\x12GetMetadataRequest\"W\n\x17\x42uildSamplesheetRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x10\n\x08ngs_runs\x18\x03 \x03(\t\"\x93\x01\n\x18\x42uildSamplesheetResponse\x12\x17\n\x0fsamplesheet_csv\x18\x01 \x01(\t\x12\x14\n\x0csample_count\x18\x02 \x01(\x05\x12\x17\n\x0fsource_ngs_runs\x18\x03 \x03(\t\x12\x16\n\x0esource_project\x18\x04 \x01(\t\x12\x17\n\x0fomitted_columns\x18\x05 \x03(\t2\x98\x03\n\x10\x42\x65nchlingService\x12Z\n\x0bListNgsRuns\x12$.arc.benchling.v1.ListNgsRunsRequest\x1a%.arc.benchling.v1.ListNgsRunsResponse\x12l\n\x11ListNgsRunSamples\x12*.arc.benchling.v1.ListNgsRunSamplesRequest\x1a+.arc.benchling.v1.ListNgsRunSamplesResponse\x12O\n\x0bGetMetadata\x12$.arc.benchling.v1.GetMetadataRequest\x1a\x1a.arc.benchling.v1.Metadata\x12i\n\x10\x42uildSamplesheet\x12).arc.benchling.v1.BuildSamplesheetRequest\x1a*.arc.benchling.v1.BuildSamplesheetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,12 +43,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTNGSRUNSAMPLESRESPONSE']._serialized_end=558
   _globals['_GETMETADATAREQUEST']._serialized_start=560
   _globals['_GETMETADATAREQUEST']._serialized_end=580
-  _globals['_METADATA']._serialized_start=582
-  _globals['_METADATA']._serialized_end=672
-  _globals['_BUILDSAMPLESHEETREQUEST']._serialized_start=674
-  _globals['_BUILDSAMPLESHEETREQUEST']._serialized_end=761
-  _globals['_BUILDSAMPLESHEETRESPONSE']._serialized_start=764
-  _globals['_BUILDSAMPLESHEETRESPONSE']._serialized_end=911
-  _globals['_BENCHLINGSERVICE']._serialized_start=914
-  _globals['_BENCHLINGSERVICE']._serialized_end=1322
+  _globals['_BUILDSAMPLESHEETREQUEST']._serialized_start=582
+  _globals['_BUILDSAMPLESHEETREQUEST']._serialized_end=669
+  _globals['_BUILDSAMPLESHEETRESPONSE']._serialized_start=672
+  _globals['_BUILDSAMPLESHEETRESPONSE']._serialized_end=819
+  _globals['_BENCHLINGSERVICE']._serialized_start=822
+  _globals['_BENCHLINGSERVICE']._serialized_end=1230
 # @@protoc_insertion_point(module_scope)

@@ -52,16 +52,6 @@ class GetMetadataRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class Metadata(_message.Message):
-    __slots__ = ("projects", "instruments", "facets")
-    PROJECTS_FIELD_NUMBER: _ClassVar[int]
-    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
-    FACETS_FIELD_NUMBER: _ClassVar[int]
-    projects: _containers.RepeatedScalarFieldContainer[str]
-    instruments: _containers.RepeatedScalarFieldContainer[str]
-    facets: _containers.RepeatedCompositeFieldContainer[_ngs_pb2.Facet]
-    def __init__(self, projects: _Optional[_Iterable[str]] = ..., instruments: _Optional[_Iterable[str]] = ..., facets: _Optional[_Iterable[_Union[_ngs_pb2.Facet, _Mapping]]] = ...) -> None: ...
-
 class BuildSamplesheetRequest(_message.Message):
     __slots__ = ("pipeline", "pipeline_version", "ngs_runs")
     PIPELINE_FIELD_NUMBER: _ClassVar[int]

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from arc.benchling.v1 import benchling_service_pb2 as arc_dot_benchling_dot_v1_dot_benchling__service__pb2
+from arc.benchling.v1 import ngs_pb2 as arc_dot_benchling_dot_v1_dot_ngs__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -48,7 +49,7 @@ class BenchlingServiceStub:
         self.GetMetadata = channel.unary_unary(
                 '/arc.benchling.v1.BenchlingService/GetMetadata',
                 request_serializer=arc_dot_benchling_dot_v1_dot_benchling__service__pb2.GetMetadataRequest.SerializeToString,
-                response_deserializer=arc_dot_benchling_dot_v1_dot_benchling__service__pb2.Metadata.FromString,
+                response_deserializer=arc_dot_benchling_dot_v1_dot_ngs__pb2.Metadata.FromString,
                 _registered_method=True)
         self.BuildSamplesheet = channel.unary_unary(
                 '/arc.benchling.v1.BenchlingService/BuildSamplesheet',
@@ -62,13 +63,15 @@ class BenchlingServiceServicer:
     """
 
     def ListNgsRuns(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Non-archived NGS runs, newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListNgsRunSamples(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The samples of one NGS run.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -103,7 +106,7 @@ def add_BenchlingServiceServicer_to_server(servicer, server):
             'GetMetadata': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetadata,
                     request_deserializer=arc_dot_benchling_dot_v1_dot_benchling__service__pb2.GetMetadataRequest.FromString,
-                    response_serializer=arc_dot_benchling_dot_v1_dot_benchling__service__pb2.Metadata.SerializeToString,
+                    response_serializer=arc_dot_benchling_dot_v1_dot_ngs__pb2.Metadata.SerializeToString,
             ),
             'BuildSamplesheet': grpc.unary_unary_rpc_method_handler(
                     servicer.BuildSamplesheet,
@@ -192,7 +195,7 @@ class BenchlingService:
             target,
             '/arc.benchling.v1.BenchlingService/GetMetadata',
             arc_dot_benchling_dot_v1_dot_benchling__service__pb2.GetMetadataRequest.SerializeToString,
-            arc_dot_benchling_dot_v1_dot_benchling__service__pb2.Metadata.FromString,
+            arc_dot_benchling_dot_v1_dot_ngs__pb2.Metadata.FromString,
             options,
             channel_credentials,
             insecure,

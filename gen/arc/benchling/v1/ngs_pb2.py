@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61rc/benchling/v1/ngs.proto\x12\x10\x61rc.benchling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n\x06NgsRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x12\n\ninstrument\x18\x04 \x01(\t\x12,\n\x08run_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csample_count\x18\x07 \x01(\x05\"\xc6\x01\n\tNgsSample\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07ngs_run\x18\x03 \x01(\t\x12\x0f\n\x07\x66\x61stq_1\x18\x04 \x01(\t\x12\x0f\n\x07\x66\x61stq_2\x18\x05 \x01(\t\x12;\n\x08metadata\x18\x06 \x03(\x0b\x32).arc.benchling.v1.NgsSample.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x05\x46\x61\x63\x65t\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61rc/benchling/v1/ngs.proto\x12\x10\x61rc.benchling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n\x06NgsRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x12\n\ninstrument\x18\x04 \x01(\t\x12,\n\x08run_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csample_count\x18\x07 \x01(\x05\"\xc6\x01\n\tNgsSample\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07ngs_run\x18\x03 \x01(\t\x12\x0f\n\x07\x66\x61stq_1\x18\x04 \x01(\t\x12\x0f\n\x07\x66\x61stq_2\x18\x05 \x01(\t\x12;\n\x08metadata\x18\x06 \x03(\x0b\x32).arc.benchling.v1.NgsSample.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x08Metadata\x12\x10\n\x08projects\x18\x01 \x03(\t\x12\x13\n\x0binstruments\x18\x02 \x03(\t\x12\'\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\x17.arc.benchling.v1.Facet\"%\n\x05\x46\x61\x63\x65t\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NGSSAMPLE']._serialized_end=470
   _globals['_NGSSAMPLE_METADATAENTRY']._serialized_start=423
   _globals['_NGSSAMPLE_METADATAENTRY']._serialized_end=470
-  _globals['_FACET']._serialized_start=472
-  _globals['_FACET']._serialized_end=509
+  _globals['_METADATA']._serialized_start=472
+  _globals['_METADATA']._serialized_end=562
+  _globals['_FACET']._serialized_start=564
+  _globals['_FACET']._serialized_end=601
 # @@protoc_insertion_point(module_scope)

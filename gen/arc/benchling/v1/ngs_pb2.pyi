@@ -50,6 +50,16 @@ class NgsSample(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., ngs_run: _Optional[str] = ..., fastq_1: _Optional[str] = ..., fastq_2: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class Metadata(_message.Message):
+    __slots__ = ("projects", "instruments", "facets")
+    PROJECTS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    FACETS_FIELD_NUMBER: _ClassVar[int]
+    projects: _containers.RepeatedScalarFieldContainer[str]
+    instruments: _containers.RepeatedScalarFieldContainer[str]
+    facets: _containers.RepeatedCompositeFieldContainer[Facet]
+    def __init__(self, projects: _Optional[_Iterable[str]] = ..., instruments: _Optional[_Iterable[str]] = ..., facets: _Optional[_Iterable[_Union[Facet, _Mapping]]] = ...) -> None: ...
+
 class Facet(_message.Message):
     __slots__ = ("name", "values")
     NAME_FIELD_NUMBER: _ClassVar[int]

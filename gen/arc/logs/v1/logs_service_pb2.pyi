@@ -102,23 +102,23 @@ class StreamTaskLogsRequest(_message.Message):
     after_position: str
     def __init__(self, run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., after_position: _Optional[str] = ...) -> None: ...
 
-class TaskLogChunk(_message.Message):
+class StreamTaskLogsResponse(_message.Message):
     __slots__ = ("stream", "text", "position")
     class Stream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
-        STREAM_UNSPECIFIED: _ClassVar[TaskLogChunk.Stream]
-        STDOUT: _ClassVar[TaskLogChunk.Stream]
-        STDERR: _ClassVar[TaskLogChunk.Stream]
-    STREAM_UNSPECIFIED: TaskLogChunk.Stream
-    STDOUT: TaskLogChunk.Stream
-    STDERR: TaskLogChunk.Stream
+        STREAM_UNSPECIFIED: _ClassVar[StreamTaskLogsResponse.Stream]
+        STDOUT: _ClassVar[StreamTaskLogsResponse.Stream]
+        STDERR: _ClassVar[StreamTaskLogsResponse.Stream]
+    STREAM_UNSPECIFIED: StreamTaskLogsResponse.Stream
+    STDOUT: StreamTaskLogsResponse.Stream
+    STDERR: StreamTaskLogsResponse.Stream
     STREAM_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
-    stream: TaskLogChunk.Stream
+    stream: StreamTaskLogsResponse.Stream
     text: str
     position: str
-    def __init__(self, stream: _Optional[_Union[TaskLogChunk.Stream, str]] = ..., text: _Optional[str] = ..., position: _Optional[str] = ...) -> None: ...
+    def __init__(self, stream: _Optional[_Union[StreamTaskLogsResponse.Stream, str]] = ..., text: _Optional[str] = ..., position: _Optional[str] = ...) -> None: ...
 
 class DownloadLogArchiveRequest(_message.Message):
     __slots__ = ("run_id",)
@@ -126,7 +126,7 @@ class DownloadLogArchiveRequest(_message.Message):
     run_id: str
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
-class ArchiveChunk(_message.Message):
+class DownloadLogArchiveResponse(_message.Message):
     __slots__ = ("data", "filename")
     DATA_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]

@@ -27,6 +27,7 @@ if _version_not_supported:
 
 class LogsServiceStub:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
+    Streams answer `<Rpc>Response` messages, as the unary calls do.
     """
 
     def __init__(self, channel):
@@ -58,21 +59,23 @@ class LogsServiceStub:
         self.StreamTaskLogs = channel.unary_stream(
                 '/arc.logs.v1.LogsService/StreamTaskLogs',
                 request_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsRequest.SerializeToString,
-                response_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.TaskLogChunk.FromString,
+                response_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsResponse.FromString,
                 _registered_method=True)
         self.DownloadLogArchive = channel.unary_stream(
                 '/arc.logs.v1.LogsService/DownloadLogArchive',
                 request_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveRequest.SerializeToString,
-                response_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.ArchiveChunk.FromString,
+                response_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveResponse.FromString,
                 _registered_method=True)
 
 
 class LogsServiceServicer:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
+    Streams answer `<Rpc>Response` messages, as the unary calls do.
     """
 
     def GetWorkflowLog(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A page of the workflow log from a byte offset.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -86,13 +89,15 @@ class LogsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTasks(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A page of the run's tasks from its trace, with per-process counts over the whole trace.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTaskLogs(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The stdout and stderr of one task (at most 1 MiB of each).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -137,12 +142,12 @@ def add_LogsServiceServicer_to_server(servicer, server):
             'StreamTaskLogs': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamTaskLogs,
                     request_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsRequest.FromString,
-                    response_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.TaskLogChunk.SerializeToString,
+                    response_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsResponse.SerializeToString,
             ),
             'DownloadLogArchive': grpc.unary_stream_rpc_method_handler(
                     servicer.DownloadLogArchive,
                     request_deserializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveRequest.FromString,
-                    response_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.ArchiveChunk.SerializeToString,
+                    response_serializer=arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -154,6 +159,7 @@ def add_LogsServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class LogsService:
     """Logs is the read side of everything a run prints. Access follows the Runs rules.
+    Streams answer `<Rpc>Response` messages, as the unary calls do.
     """
 
     @staticmethod
@@ -280,7 +286,7 @@ class LogsService:
             target,
             '/arc.logs.v1.LogsService/StreamTaskLogs',
             arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsRequest.SerializeToString,
-            arc_dot_logs_dot_v1_dot_logs__service__pb2.TaskLogChunk.FromString,
+            arc_dot_logs_dot_v1_dot_logs__service__pb2.StreamTaskLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -307,7 +313,7 @@ class LogsService:
             target,
             '/arc.logs.v1.LogsService/DownloadLogArchive',
             arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveRequest.SerializeToString,
-            arc_dot_logs_dot_v1_dot_logs__service__pb2.ArchiveChunk.FromString,
+            arc_dot_logs_dot_v1_dot_logs__service__pb2.DownloadLogArchiveResponse.FromString,
             options,
             channel_credentials,
             insecure,

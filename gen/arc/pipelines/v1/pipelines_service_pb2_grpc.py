@@ -68,19 +68,22 @@ class PipelinesServiceServicer:
     """
 
     def GetPipeline(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One pipeline by name. NOT_FOUND for an unknown one.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPipelines(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every pipeline in the registry, by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPipelineSchema(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The params and samplesheet schemas of one version.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -94,7 +97,8 @@ class PipelinesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RenderConfig(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The run's `nextflow.config`: params, then the user's accepted settings, then the platform's block.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -22,48 +22,47 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from arc.logs.v1 import log_pb2 as arc_dot_logs_dot_v1_dot_log__pb2
 from arc.runs.v1 import run_pb2 as arc_dot_runs_dot_v1_dot_run__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/runs/v1/runs_service.proto\x12\x0b\x61rc.runs.v1\x1a\x15\x61rc/runs/v1/run.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"V\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x0c\n\x04skip\x18\x04 \x01(\x05\"_\n\x10ListRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.arc.runs.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xdd\x01\n\x10\x43reateRunRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x17\n\x0fsamplesheet_csv\x18\x03 \x01(\t\x12\x16\n\x0e\x63onfig_content\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_ngs_runs\x18\x06 \x03(\t\x12\x16\n\x0esource_project\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xa9\x01\n\x11RecoverRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0ereuse_work_dir\x18\x02 \x01(\x08\x12\r\n\x05notes\x18\x03 \x01(\t\x12\x30\n\x0foverride_params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0foverride_config\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"%\n\x13ListRunFilesRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x87\x01\n\x14ListRunFilesResponse\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12\"\n\x04logs\x18\x03 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\"2\n\x12ReadRunFileRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"=\n\tFileChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x99\x01\n\x0fProcessProgress\x12\x0f\n\x07process\x18\x01 \x01(\t\x12\x11\n\tsubmitted\x18\x02 \x01(\x05\x12\x0f\n\x07running\x18\x03 \x01(\x05\x12\x11\n\tsucceeded\x18\x04 \x01(\x05\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x05\x12\r\n\x05total\x18\x07 \x01(\x05\x12\x0f\n\x07\x61\x62orted\x18\x08 \x01(\x05\">\n\x0bRunProgress\x12/\n\tprocesses\x18\x01 \x03(\x0b\x32\x1c.arc.runs.v1.ProcessProgress\"\xb0\x01\n\x08RunEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x10.arc.runs.v1.RunH\x00\x12,\n\x08progress\x18\x04 \x01(\x0b\x32\x18.arc.runs.v1.RunProgressH\x00\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x42\x07\n\x05\x65vent\"\x80\x03\n\x16ReportRunStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x12\n\nerror_task\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x0b \x01(\tB\x0c\n\n_exit_codeJ\x04\x08\n\x10\x0b\x32\xf6\x04\n\x0bRunsService\x12\x36\n\x06GetRun\x12\x1a.arc.runs.v1.GetRunRequest\x1a\x10.arc.runs.v1.Run\x12G\n\x08ListRuns\x12\x1c.arc.runs.v1.ListRunsRequest\x1a\x1d.arc.runs.v1.ListRunsResponse\x12<\n\tCreateRun\x12\x1d.arc.runs.v1.CreateRunRequest\x1a\x10.arc.runs.v1.Run\x12<\n\tCancelRun\x12\x1d.arc.runs.v1.CancelRunRequest\x1a\x10.arc.runs.v1.Run\x12>\n\nRecoverRun\x12\x1e.arc.runs.v1.RecoverRunRequest\x1a\x10.arc.runs.v1.Run\x12S\n\x0cListRunFiles\x12 .arc.runs.v1.ListRunFilesRequest\x1a!.arc.runs.v1.ListRunFilesResponse\x12H\n\x0bReadRunFile\x12\x1f.arc.runs.v1.ReadRunFileRequest\x1a\x16.arc.runs.v1.FileChunk0\x01\x12\x41\n\x08WatchRun\x12\x1c.arc.runs.v1.WatchRunRequest\x1a\x15.arc.runs.v1.RunEvent0\x01\x12H\n\x0fReportRunStatus\x12#.arc.runs.v1.ReportRunStatusRequest\x1a\x10.arc.runs.v1.Runb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/runs/v1/runs_service.proto\x12\x0b\x61rc.runs.v1\x1a\x15\x61rc/logs/v1/log.proto\x1a\x15\x61rc/runs/v1/run.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"V\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x0c\n\x04skip\x18\x04 \x01(\x05\"_\n\x10ListRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.arc.runs.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xdd\x01\n\x10\x43reateRunRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x17\n\x0fsamplesheet_csv\x18\x03 \x01(\t\x12\x16\n\x0e\x63onfig_content\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_ngs_runs\x18\x06 \x03(\t\x12\x16\n\x0esource_project\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xa9\x01\n\x11RecoverRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0ereuse_work_dir\x18\x02 \x01(\x08\x12\r\n\x05notes\x18\x03 \x01(\t\x12\x30\n\x0foverride_params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0foverride_config\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"%\n\x13ListRunFilesRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x87\x01\n\x14ListRunFilesResponse\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12\"\n\x04logs\x18\x03 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\"2\n\x12ReadRunFileRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"G\n\x13ReadRunFileResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\">\n\x0bRunProgress\x12/\n\tprocesses\x18\x01 \x03(\x0b\x32\x1c.arc.logs.v1.ProcessProgress\"\xb8\x01\n\x10WatchRunResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x10.arc.runs.v1.RunH\x00\x12,\n\x08progress\x18\x04 \x01(\x0b\x32\x18.arc.runs.v1.RunProgressH\x00\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x42\x07\n\x05\x65vent\"\x80\x03\n\x16ReportRunStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x12\n\nerror_task\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x0b \x01(\tB\x0c\n\n_exit_codeJ\x04\x08\n\x10\x0b\x32\x88\x05\n\x0bRunsService\x12\x36\n\x06GetRun\x12\x1a.arc.runs.v1.GetRunRequest\x1a\x10.arc.runs.v1.Run\x12G\n\x08ListRuns\x12\x1c.arc.runs.v1.ListRunsRequest\x1a\x1d.arc.runs.v1.ListRunsResponse\x12<\n\tCreateRun\x12\x1d.arc.runs.v1.CreateRunRequest\x1a\x10.arc.runs.v1.Run\x12<\n\tCancelRun\x12\x1d.arc.runs.v1.CancelRunRequest\x1a\x10.arc.runs.v1.Run\x12>\n\nRecoverRun\x12\x1e.arc.runs.v1.RecoverRunRequest\x1a\x10.arc.runs.v1.Run\x12S\n\x0cListRunFiles\x12 .arc.runs.v1.ListRunFilesRequest\x1a!.arc.runs.v1.ListRunFilesResponse\x12R\n\x0bReadRunFile\x12\x1f.arc.runs.v1.ReadRunFileRequest\x1a .arc.runs.v1.ReadRunFileResponse0\x01\x12I\n\x08WatchRun\x12\x1c.arc.runs.v1.WatchRunRequest\x1a\x1d.arc.runs.v1.WatchRunResponse0\x01\x12H\n\x0fReportRunStatus\x12#.arc.runs.v1.ReportRunStatusRequest\x1a\x10.arc.runs.v1.Runb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'arc.runs.v1.runs_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETRUNREQUEST']._serialized_start=133
-  _globals['_GETRUNREQUEST']._serialized_end=164
-  _globals['_LISTRUNSREQUEST']._serialized_start=166
-  _globals['_LISTRUNSREQUEST']._serialized_end=252
-  _globals['_LISTRUNSRESPONSE']._serialized_start=254
-  _globals['_LISTRUNSRESPONSE']._serialized_end=349
-  _globals['_CREATERUNREQUEST']._serialized_start=352
-  _globals['_CREATERUNREQUEST']._serialized_end=573
-  _globals['_CANCELRUNREQUEST']._serialized_start=575
-  _globals['_CANCELRUNREQUEST']._serialized_end=609
-  _globals['_RECOVERRUNREQUEST']._serialized_start=612
-  _globals['_RECOVERRUNREQUEST']._serialized_end=781
-  _globals['_LISTRUNFILESREQUEST']._serialized_start=783
-  _globals['_LISTRUNFILESREQUEST']._serialized_end=820
-  _globals['_LISTRUNFILESRESPONSE']._serialized_start=823
-  _globals['_LISTRUNFILESRESPONSE']._serialized_end=958
-  _globals['_READRUNFILEREQUEST']._serialized_start=960
-  _globals['_READRUNFILEREQUEST']._serialized_end=1010
-  _globals['_FILECHUNK']._serialized_start=1012
-  _globals['_FILECHUNK']._serialized_end=1073
-  _globals['_WATCHRUNREQUEST']._serialized_start=1075
-  _globals['_WATCHRUNREQUEST']._serialized_end=1132
-  _globals['_PROCESSPROGRESS']._serialized_start=1135
-  _globals['_PROCESSPROGRESS']._serialized_end=1288
-  _globals['_RUNPROGRESS']._serialized_start=1290
-  _globals['_RUNPROGRESS']._serialized_end=1352
-  _globals['_RUNEVENT']._serialized_start=1355
-  _globals['_RUNEVENT']._serialized_end=1531
-  _globals['_REPORTRUNSTATUSREQUEST']._serialized_start=1534
-  _globals['_REPORTRUNSTATUSREQUEST']._serialized_end=1918
-  _globals['_RUNSSERVICE']._serialized_start=1921
-  _globals['_RUNSSERVICE']._serialized_end=2551
+  _globals['_GETRUNREQUEST']._serialized_start=156
+  _globals['_GETRUNREQUEST']._serialized_end=187
+  _globals['_LISTRUNSREQUEST']._serialized_start=189
+  _globals['_LISTRUNSREQUEST']._serialized_end=275
+  _globals['_LISTRUNSRESPONSE']._serialized_start=277
+  _globals['_LISTRUNSRESPONSE']._serialized_end=372
+  _globals['_CREATERUNREQUEST']._serialized_start=375
+  _globals['_CREATERUNREQUEST']._serialized_end=596
+  _globals['_CANCELRUNREQUEST']._serialized_start=598
+  _globals['_CANCELRUNREQUEST']._serialized_end=632
+  _globals['_RECOVERRUNREQUEST']._serialized_start=635
+  _globals['_RECOVERRUNREQUEST']._serialized_end=804
+  _globals['_LISTRUNFILESREQUEST']._serialized_start=806
+  _globals['_LISTRUNFILESREQUEST']._serialized_end=843
+  _globals['_LISTRUNFILESRESPONSE']._serialized_start=846
+  _globals['_LISTRUNFILESRESPONSE']._serialized_end=981
+  _globals['_READRUNFILEREQUEST']._serialized_start=983
+  _globals['_READRUNFILEREQUEST']._serialized_end=1033
+  _globals['_READRUNFILERESPONSE']._serialized_start=1035
+  _globals['_READRUNFILERESPONSE']._serialized_end=1106
+  _globals['_WATCHRUNREQUEST']._serialized_start=1108
+  _globals['_WATCHRUNREQUEST']._serialized_end=1165
+  _globals['_RUNPROGRESS']._serialized_start=1167
+  _globals['_RUNPROGRESS']._serialized_end=1229
+  _globals['_WATCHRUNRESPONSE']._serialized_start=1232
+  _globals['_WATCHRUNRESPONSE']._serialized_end=1416
+  _globals['_REPORTRUNSTATUSREQUEST']._serialized_start=1419
+  _globals['_REPORTRUNSTATUSREQUEST']._serialized_end=1803
+  _globals['_RUNSSERVICE']._serialized_start=1806
+  _globals['_RUNSSERVICE']._serialized_end=2454
 # @@protoc_insertion_point(module_scope)

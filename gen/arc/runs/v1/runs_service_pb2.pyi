@@ -1,5 +1,6 @@
 import datetime
 
+from arc.logs.v1 import log_pb2 as _log_pb2
 from arc.runs.v1 import run_pb2 as _run_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -105,7 +106,7 @@ class ReadRunFileRequest(_message.Message):
     path: str
     def __init__(self, run_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
-class FileChunk(_message.Message):
+class ReadRunFileResponse(_message.Message):
     __slots__ = ("data", "offset", "total_size")
     DATA_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -123,33 +124,13 @@ class WatchRunRequest(_message.Message):
     after_sequence: int
     def __init__(self, run_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
-class ProcessProgress(_message.Message):
-    __slots__ = ("process", "submitted", "running", "succeeded", "cached", "failed", "total", "aborted")
-    PROCESS_FIELD_NUMBER: _ClassVar[int]
-    SUBMITTED_FIELD_NUMBER: _ClassVar[int]
-    RUNNING_FIELD_NUMBER: _ClassVar[int]
-    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
-    CACHED_FIELD_NUMBER: _ClassVar[int]
-    FAILED_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_FIELD_NUMBER: _ClassVar[int]
-    ABORTED_FIELD_NUMBER: _ClassVar[int]
-    process: str
-    submitted: int
-    running: int
-    succeeded: int
-    cached: int
-    failed: int
-    total: int
-    aborted: int
-    def __init__(self, process: _Optional[str] = ..., submitted: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., cached: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., aborted: _Optional[int] = ...) -> None: ...
-
 class RunProgress(_message.Message):
     __slots__ = ("processes",)
     PROCESSES_FIELD_NUMBER: _ClassVar[int]
-    processes: _containers.RepeatedCompositeFieldContainer[ProcessProgress]
-    def __init__(self, processes: _Optional[_Iterable[_Union[ProcessProgress, _Mapping]]] = ...) -> None: ...
+    processes: _containers.RepeatedCompositeFieldContainer[_log_pb2.ProcessProgress]
+    def __init__(self, processes: _Optional[_Iterable[_Union[_log_pb2.ProcessProgress, _Mapping]]] = ...) -> None: ...
 
-class RunEvent(_message.Message):
+class WatchRunResponse(_message.Message):
     __slots__ = ("sequence", "time", "status", "progress", "final")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]

@@ -28,6 +28,7 @@ if _version_not_supported:
 
 class RunsServiceStub:
     """Runs owns the run records, their inputs in storage and their execution.
+    A caller sees their own runs; admins and internal services see every run.
     """
 
     def __init__(self, channel):
@@ -69,12 +70,12 @@ class RunsServiceStub:
         self.ReadRunFile = channel.unary_stream(
                 '/arc.runs.v1.RunsService/ReadRunFile',
                 request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileRequest.SerializeToString,
-                response_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.FileChunk.FromString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileResponse.FromString,
                 _registered_method=True)
         self.WatchRun = channel.unary_stream(
                 '/arc.runs.v1.RunsService/WatchRun',
                 request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunRequest.SerializeToString,
-                response_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.RunEvent.FromString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunResponse.FromString,
                 _registered_method=True)
         self.ReportRunStatus = channel.unary_unary(
                 '/arc.runs.v1.RunsService/ReportRunStatus',
@@ -85,22 +86,26 @@ class RunsServiceStub:
 
 class RunsServiceServicer:
     """Runs owns the run records, their inputs in storage and their execution.
+    A caller sees their own runs; admins and internal services see every run.
     """
 
     def GetRun(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One run by id. NOT_FOUND for an unknown run or one the caller may not see.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListRuns(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The runs the caller may see, newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateRun(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Validates the inputs with Pipelines, stores them, creates the run (PENDING) and submits it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -120,7 +125,8 @@ class RunsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRunFiles(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The run's files in storage, by group.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -183,12 +189,12 @@ def add_RunsServiceServicer_to_server(servicer, server):
             'ReadRunFile': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadRunFile,
                     request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileRequest.FromString,
-                    response_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.FileChunk.SerializeToString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileResponse.SerializeToString,
             ),
             'WatchRun': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchRun,
                     request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunRequest.FromString,
-                    response_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.RunEvent.SerializeToString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunResponse.SerializeToString,
             ),
             'ReportRunStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportRunStatus,
@@ -205,6 +211,7 @@ def add_RunsServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class RunsService:
     """Runs owns the run records, their inputs in storage and their execution.
+    A caller sees their own runs; admins and internal services see every run.
     """
 
     @staticmethod
@@ -385,7 +392,7 @@ class RunsService:
             target,
             '/arc.runs.v1.RunsService/ReadRunFile',
             arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileRequest.SerializeToString,
-            arc_dot_runs_dot_v1_dot_runs__service__pb2.FileChunk.FromString,
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.ReadRunFileResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -412,7 +419,7 @@ class RunsService:
             target,
             '/arc.runs.v1.RunsService/WatchRun',
             arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunRequest.SerializeToString,
-            arc_dot_runs_dot_v1_dot_runs__service__pb2.RunEvent.FromString,
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.WatchRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,8 +9,10 @@ import sys
 
 from pydantic import ValidationError
 
-from arc_core.runtime import TARGETS, serve
 from arc_core.settings import Settings, load_settings
+from arc_platform.runtime import serve
+from arc_platform.targets import TARGETS
+from services.runs import schema
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,11 +30,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _migrate(settings: Settings) -> None:
-    from arc_core import db
-
     if not settings.database_url:
         raise SystemExit("migrate needs DATABASE_URL (the embedded database migrates itself at start-up)")
-    await db.migrate(settings.database_url)
+    await schema.migrate(settings.database_url)  # the schema is Runs'
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,42 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
+import uvicorn
 
-from arc_core.embedded_pg import EmbeddedPostgres, start_embedded_postgres
 from arc_core.grpc_server import HealthReporter, ServiceRegistration, SideServer, build_server, build_side_server
 from arc_core.identity import Authenticator
 from arc_core.settings import Settings
+from arc_platform.embedded_pg import EmbeddedPostgres, start_embedded_postgres
+from arc_platform.targets import SERVICES, expand_targets, needs_database
+from gateway.main import create_app
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("runs", "logs", "pipelines", "benchling")
-TARGETS = (*SERVICES, "gateway", "all")
-# Roles that may use the platform database (Benchling only for its demo warehouse).
-NEEDS_DATABASE = {"runs", "benchling"}
-
-
-def needs_database(settings: Settings, targets: list[str]) -> bool:
-    """Whether these targets need the platform database (and so, without DATABASE_URL, the embedded one)."""
-    return "runs" in targets or ("benchling" in targets and not settings.benchling_warehouse_url)
-
-
 HEALTH_INTERVAL = 5.0
-
-
-def expand_targets(targets: list[str]) -> list[str]:
-    if "all" in targets:
-        return [*SERVICES, "gateway"]
-    unknown = set(targets) - set(TARGETS)
-    if unknown:
-        raise ValueError(f"unknown target(s) {sorted(unknown)}; choose from {', '.join(TARGETS)}")
-    return list(dict.fromkeys(targets))
 
 
 @dataclass
@@ -95,8 +77,7 @@ class Platform:
         health = HealthReporter()
         side_servers: list[grpc.aio.Server] = []
         for name in service_targets:
-            module = importlib.import_module(f"services.{name}.server")
-            registration, service = await module.build(self.settings, database_url=self.database_url)
+            registration, service = await SERVICES[name](self.settings, database_url=self.database_url)
             self._stack.extend(registration.on_stop)
             registrations.append(registration)
             self.services[name] = service
@@ -149,10 +130,6 @@ class Platform:
                 log.exception("health check failed")
 
     async def _start_gateway(self) -> None:
-        import uvicorn
-
-        from gateway.main import create_app
-
         settings = self.settings
         if "runs" in self.targets and not settings.runs_address:
             # Services in this process: reach them on the port actually bound (it may be 0 in tests).
@@ -228,4 +205,4 @@ async def serve(settings: Settings, targets: list[str]) -> None:
         await platform.stop()
 
 
-__all__ = ["Platform", "expand_targets", "serve"]
+__all__ = ["Platform", "serve"]

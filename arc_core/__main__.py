@@ -1,3 +1,0 @@
-from arc_core.cli import main
-
-raise SystemExit(main())

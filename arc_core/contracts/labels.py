@@ -1,0 +1,48 @@
+"""GCP label keys and values: one rule for the Batch job labels and the tasks' ``resourceLabels``.
+
+Both end up as labels on Cloud Batch jobs (Nextflow's google-batch executor labels every task job with the
+process ``resourceLabels``), and cancelling a run lists its task jobs with the filter
+``labels.run-id="…"``, so the two must sanitise a value the same way. The rule is the safe subset of
+https://cloud.google.com/compute/docs/labeling-resources: lower-case ASCII letters, digits, ``_`` and ``-``,
+at most 63 characters, keys starting with a letter (international characters are allowed there, but are
+folded to ASCII here so the labels read the same in every console and filter).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_LABEL_LENGTH = 63
+_LABEL_BAD_RE = re.compile(r"[^a-z0-9_-]")
+
+
+def label_value(value: str) -> str:
+    """``value`` made a valid GCP label value.
+
+    Accents are dropped (``é`` → ``e``), ``@`` becomes ``_at_`` and every other character ``_``, so
+    ``Alice.Smith@Example.com`` → ``alice_smith_at_example_com`` and ``nf-core/scrnaseq`` →
+    ``nf-core_scrnaseq``.
+    """
+    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii").lower()
+    return _LABEL_BAD_RE.sub("_", text.replace("@", "_at_"))[:MAX_LABEL_LENGTH]
+
+
+def label_key(key: str) -> str:
+    """``key`` made a valid GCP label key: a value that starts with a letter (else an ``x_`` prefix)."""
+    text = label_value(key)
+    if not ("a" <= text[:1] <= "z"):
+        text = "x_" + text
+    return text[:MAX_LABEL_LENGTH]
+
+
+# The labels both sides set: the Batch executor on the orchestrator job, the rendered config on every task.
+APP_KEY, APP = "app", "arc-reactor"
+RUN_ID_KEY = "run-id"
+PIPELINE_KEY = "pipeline"
+
+
+def run_id_filter(run_id: str) -> str:
+    """The Batch ``ListJobs`` filter (AIP-160) for the jobs labelled with ``run_id``: the head job and every
+    task job Nextflow started for the run."""
+    return f'labels.{RUN_ID_KEY}="{label_value(run_id)}"'

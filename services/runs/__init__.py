@@ -1,0 +1,1 @@
+"""The Runs service: runs, users and their history; run inputs in storage; executors; WatchRun."""
