@@ -46,6 +46,7 @@ lint: venv $(BUF_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(BUF) lint  # rules and exceptions in buf.yaml
+	$(VENV)/bin/mypy  # the hand-written code; settings in pyproject.toml
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

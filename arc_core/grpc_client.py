@@ -20,13 +20,13 @@ DEFAULT_TIMEOUT = 30.0
 METADATA_LIMIT_BYTES = 4 * 1024 * 1024
 
 
-class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
     """Gives every unary call that has none a deadline; streams keep theirs open (no interceptor here)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
         if client_call_details.timeout is None:
             client_call_details = client_call_details._replace(timeout=self.seconds)
         return await continuation(client_call_details, request)

@@ -36,7 +36,7 @@ _EXCEPTIONS = {code: exc for exc, code in _CODES.items()}
 def status_code_for(exc: errors.ArcError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in _CODES:
-            return _CODES[cls]  # type: ignore[index]
+            return _CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 

@@ -13,6 +13,7 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,7 +43,7 @@ def metadata_dict(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> None:
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> NoReturn:
     if not isinstance(exc, errors.ArcError):
         # A bug, not a handled case: log it whole, tell the caller only that it happened.
         log.exception("unhandled error in %s", method, exc_info=exc)
@@ -64,9 +65,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
@@ -83,7 +84,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return _identity.set(identity)
 
         if handler.unary_unary:
-            inner = handler.unary_unary
+            inner: Any = handler.unary_unary  # an async behaviour (grpc's stubs type the sync one)
 
             async def unary(request: object, context: grpc.aio.ServicerContext) -> object:
                 try:
@@ -100,7 +101,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
         if handler.unary_stream:
-            inner_stream = handler.unary_stream
+            inner_stream: Any = handler.unary_stream
 
             async def stream(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
                 try:

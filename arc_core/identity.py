@@ -13,7 +13,9 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import google.auth.transport
 import httpx
 
 from arc_core.errors import PermissionDenied, Unauthenticated, Unavailable
@@ -62,13 +64,21 @@ def strip_iap_prefix(value: str) -> str:
     return email.strip().lower()
 
 
-class _CachedCertsRequest:
+class _CachedCertsRequest(google.auth.transport.Request):
     """A ``google.auth.transport.Request`` that answers from certificates fetched beforehand."""
 
     def __init__(self, body: bytes) -> None:
         self._body = body
 
-    def __call__(self, url: str, method: str = "GET", **_: object) -> object:
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         body = self._body
 
         class _Response:

@@ -70,7 +70,7 @@ class ObjectLister:
             if self._client is None:
                 factory = self._client_factory
                 if factory is None:
-                    from google.cloud import storage as gcs  # lazily: the laptop never needs it
+                    import google.cloud.storage as gcs  # lazily: the laptop never needs it
 
                     factory = gcs.Client
                 from google.auth import exceptions as auth_exc

@@ -10,7 +10,7 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -163,17 +163,17 @@ class Settings(BaseSettings):
 
     @field_validator("admin_emails", "service_account_emails", "internal_service_accounts", mode="before")
     @classmethod
-    def _split_emails(cls, value: object) -> object:
+    def _split_emails(cls, value: Any) -> object:
         if isinstance(value, str):
             value = value.split(",")
-        return frozenset(str(e).strip().lower() for e in value if str(e).strip())  # type: ignore[union-attr]
+        return frozenset(str(e).strip().lower() for e in value if str(e).strip())
 
     @field_validator("input_locations", mode="before")
     @classmethod
-    def _split_input_locations(cls, value: object) -> object:
+    def _split_input_locations(cls, value: Any) -> object:
         if isinstance(value, str):
             value = value.split(",")
-        return tuple(dict.fromkeys(normalize_input_location(str(v)) for v in value if str(v).strip()))  # type: ignore[union-attr]
+        return tuple(dict.fromkeys(normalize_input_location(str(v)) for v in value if str(v).strip()))
 
     @model_validator(mode="after")
     def _refuse_dev_auth_in_production(self) -> Settings:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from arc_core.errors import InvalidArgument, NotFound, Unavailable
 
+_T = TypeVar("_T")
 CHUNK_SIZE = 256 * 1024
 # What the OS says when a local key names a folder, or runs through an object ("a.txt/b"): not found.
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
@@ -229,19 +230,19 @@ class GcsStorage:
         self,
         root_uri: str,
         *,
-        client: object | None = None,
+        client: Any | None = None,  # a google.cloud.storage.Client (the library ships no types)
         signing_service_account: str = "",
         signed_url_minutes: int = 60,
     ) -> None:
-        from google.cloud import storage as gcs  # lazily: the laptop never needs it
+        import google.cloud.storage as gcs  # lazily: the laptop never needs it
 
         if not root_uri.startswith("gs://"):
             raise ValueError(f"not a gs:// URI: {root_uri}")
         bucket, _, prefix = root_uri[5:].partition("/")
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")
-        self.client = client or gcs.Client()
-        self.bucket = self.client.bucket(bucket)  # type: ignore[attr-defined]
+        self.client: Any = client or gcs.Client()
+        self.bucket = self.client.bucket(bucket)
         self.signing_service_account = signing_service_account
         self.signed_url_minutes = signed_url_minutes
 
@@ -263,19 +264,19 @@ class GcsStorage:
         name = self._name(prefix).rstrip("/") + "/"
 
         def _any() -> bool:
-            return any(True for _ in self.client.list_blobs(self.bucket_name, prefix=name, max_results=1))  # type: ignore[attr-defined]
+            return any(True for _ in self.client.list_blobs(self.bucket_name, prefix=name, max_results=1))
 
         return await self._call(_any)
 
-    def _info(self, blob: object) -> ObjectInfo:
+    def _info(self, blob: Any) -> ObjectInfo:
         return ObjectInfo(
-            key=self._key(blob.name),  # type: ignore[attr-defined]
-            size=int(blob.size or 0),  # type: ignore[attr-defined]
-            updated_at=blob.updated or datetime.now(UTC),  # type: ignore[attr-defined]
-            version=str(blob.generation),  # type: ignore[attr-defined]
+            key=self._key(blob.name),
+            size=int(blob.size or 0),
+            updated_at=blob.updated or datetime.now(UTC),
+            version=str(blob.generation),
         )
 
-    async def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def _call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         from google.api_core import exceptions as gexc
 
         try:
@@ -313,7 +314,7 @@ class GcsStorage:
         name = self._name(prefix).rstrip("/") + "/"
 
         def _list() -> list[ObjectInfo]:
-            return [self._info(b) for b in self.client.list_blobs(self.bucket_name, prefix=name)]  # type: ignore[attr-defined]
+            return [self._info(b) for b in self.client.list_blobs(self.bucket_name, prefix=name)]
 
         return sorted(await self._call(_list), key=lambda o: o.key)
 
@@ -321,7 +322,7 @@ class GcsStorage:
         name = self._name(prefix).rstrip("/") + "/"
 
         def _delete() -> int:
-            blobs = list(self.client.list_blobs(self.bucket_name, prefix=name))  # type: ignore[attr-defined]
+            blobs = list(self.client.list_blobs(self.bucket_name, prefix=name))
             for blob in blobs:
                 blob.delete()
             return len(blobs)
@@ -356,23 +357,23 @@ class GcsStorage:
         }
         if filename:
             kwargs["response_disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        credentials = getattr(self.client, "_credentials", None)
+        credentials: Any = getattr(self.client, "_credentials", None)
         if self.signing_service_account and not hasattr(credentials, "sign_bytes"):
             # Workload identity has no private key: sign through IAM with an access token.
             def _refresh() -> None:
                 import google.auth.transport.requests
 
-                credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[union-attr]
+                credentials.refresh(google.auth.transport.requests.Request())
 
-            if not credentials.valid:  # type: ignore[union-attr]  # a token lasts an hour: not one fetch per file
+            if not credentials.valid:  # a token lasts an hour: not one fetch per file
                 await asyncio.to_thread(_refresh)
             kwargs["service_account_email"] = self.signing_service_account
-            kwargs["access_token"] = credentials.token  # type: ignore[union-attr]
+            kwargs["access_token"] = credentials.token
         return await asyncio.to_thread(blob.generate_signed_url, **kwargs)
 
 
-def open_storage(root: str, **gcs_options: object) -> Storage:
+def open_storage(root: str, **gcs_options: Any) -> Storage:
     """Local directory or ``gs://`` bucket, by the root's form."""
     if root.startswith("gs://"):
-        return GcsStorage(root, **gcs_options)  # type: ignore[arg-type]
+        return GcsStorage(root, **gcs_options)
     return LocalStorage(root)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
@@ -139,8 +139,7 @@ class Platform:
         config = uvicorn.Config(
             app, host=settings.bind_host, port=settings.http_port, log_level="info", lifespan="on", access_log=False
         )
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = _GatewayServer(config)
         task = asyncio.create_task(server.serve(), name="gateway")
         while not server.started:
             if task.done():
@@ -166,6 +165,15 @@ class Platform:
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.stop)
             self._embedded = None
+
+
+class _GatewayServer(uvicorn.Server):
+    """uvicorn without its own SIGINT/SIGTERM handlers: ``serve()`` would replace the platform's (it calls
+    ``signal.signal`` in ``capture_signals``), stopping the gateway before the platform hears the signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _bind(server: grpc.aio.Server, address: str) -> int:

@@ -17,17 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from arc_core.paging import paginate, query_key  # noqa: E402
+from services.logs.trace_cache import TraceCache  # noqa: E402
 from services.logs.trace_parser import (  # noqa: E402
     DEFAULT_FIELDS,
-    TraceCache,
     filter_tasks,
-    paginate,
     parse_bytes,
     parse_duration_ms,
     parse_int,
     parse_percent,
     parse_trace,
-    query_fingerprint,
 )
 
 PROCESSES = [
@@ -153,7 +152,7 @@ def main() -> None:
             t = time.perf_counter()
             parsed = cache.get_or_parse(uri, "1714567890123456", lambda: data)
             rows = filter_tasks(parsed.tasks, **flt)
-            fp = query_fingerprint("run-0000abcd", flt["status"], flt["process"])
+            fp = query_key("ListTasks", "run-0000abcd", flt["status"], flt["process"])
             page = paginate(rows, 100, "", fp)
             page = paginate(rows, 100, page.next_page_token, fp) if page.next_page_token else page
             _ = parsed.progress

@@ -68,7 +68,7 @@ def error_statuses(route: APIRoute) -> list[int]:
     statuses = set(SERVICE_ERRORS)
     if route.dependant.path_params or route.body_field is not None:
         statuses.add(404)
-    if route.methods & MUTATING_METHODS:
+    if (route.methods or set()) & MUTATING_METHODS:
         statuses.add(409)
     if route.body_field is not None:
         statuses.add(413)
@@ -92,7 +92,9 @@ class ErrorsDeclared(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         declared = self.responses
-        missing = {status: error_response(status) for status in error_statuses(self) if status not in declared}
+        missing: dict[int | str, dict[str, Any]] = {
+            status: error_response(status) for status in error_statuses(self) if status not in declared
+        }
         if missing:
             # Built again with the full `responses`: FastAPI derives the response models from them as it builds.
             super().__init__(path, endpoint, **{**kwargs, "responses": {**missing, **declared}})
@@ -117,6 +119,13 @@ def install(app: FastAPI) -> None:
                         # FastAPI files an error's model under the route's success media type (a stream's
                         # `text/event-stream`): every error is JSON.
                         response["content"] = {"application/json": next(iter(content.values()))}
+                    elif status.startswith("2"):
+                        for media in content.values():
+                            schema = media.get("schema", {})
+                            if "itemSchema" in media and "$ref" in schema and schema.get("type") == "string":
+                                # A stream's record model, which FastAPI files over the body's own schema
+                                # (`gateway.streams.stream_responses`): it describes one item, not the body.
+                                del schema["$ref"]
         schemas = document.get("components", {}).get("schemas", {})
         for name in _UNUSED_SCHEMAS:
             schemas.pop(name, None)

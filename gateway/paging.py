@@ -6,13 +6,22 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from arc_core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]  # the services' rule (arc_core.paging), re-exported for routes
+
 # Bounds on paging query parameters, so an out-of-range integer is a 400 and never reaches a service
-# (the skip it makes must fit the protos' int32: MAX_PAGE * MAX_PAGE_SIZE < 2**31).
+# (the skip it makes must fit the protos' int32: MAX_PAGE * MAX_PAGE_SIZE < 2**31). A page size above the
+# services' cap is a 400 too, not clamped as over gRPC: `page=N` skips (N - 1) * page_size rows and the body
+# echoes page_size, so a silently smaller page would address the wrong rows.
 MAX_PAGE = 1_000_000
-MAX_PAGE_SIZE = 1000
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
-# 0 = the service's default page size.
-ServicePageSize = Annotated[int, Query(ge=0, le=MAX_PAGE_SIZE, description="items per page; 0 = default")]
+# Routes that address pages by number (`page`): the size the skip is computed with, so never 0.
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"items per page, at most {MAX_PAGE_SIZE}")]
+# Token-only routes: 0 = the service's default page size.
+ServicePageSize = Annotated[
+    int, Query(ge=0, le=MAX_PAGE_SIZE, description=f"items per page; 0 = default ({DEFAULT_PAGE_SIZE})")
+]
 # Stream positions (a log's byte offset, an event's sequence) are int64 in the protos: a larger one is a 400
 # here, not a protobuf ValueError (a 500) when the request is built.
 MAX_INT64 = 2**63 - 1

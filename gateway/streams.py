@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 import grpc
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from gateway.errors import rpc_error_response
@@ -42,14 +43,54 @@ class FileDownload(Response):
     media_type = "application/octet-stream"
 
 
-_TEXT = {"schema": {"type": "string"}}
-# What a stream route answers on success (its errors come before the stream starts, as JSON).
-STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Server-Sent Events; newline-delimited JSON when the request accepts `application/x-ndjson`",
-        "content": {"text/event-stream": _TEXT, NDJSON: _TEXT},
+_TEXT = {"type": "string"}
+_REF = "#/components/schemas/"
+
+
+def stream_responses(record: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """What a stream route answers on success (its errors come before the stream starts, as JSON).
+
+    The body as a whole is text; ``itemSchema`` (as FastAPI's own streams declare it, from OpenAPI 3.2)
+    describes one item: an SSE event whose ``data:`` is the JSON of ``record``'s ``data``, or an NDJSON line
+    that is a ``record``. ``record`` has ``event`` (a ``Literal``), ``data`` (a ``RootModel``) and ``id``.
+    """
+    data = record.model_fields["data"].annotation
+    assert isinstance(data, type) and issubclass(data, BaseModel), record
+    event = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(get_args(record.model_fields["event"].annotation))},
+            "id": {"type": "string", "description": "the position to resume from, sent back as `Last-Event-ID`"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": _REF + data.__name__},
+            },
+            "retry": {"type": "integer", "minimum": 0},
+        },
     }
-}
+    return {
+        200: {
+            # Registers the record (and its data) in the document's schemas; `gateway.openapi` keeps it out of
+            # the body's own `schema`.
+            "model": record,
+            "description": "Server-Sent Events (a `: ping` comment every 15 s keeps the connection open); "
+            "newline-delimited JSON when the request accepts `application/x-ndjson`. The last event is `done`, "
+            "or `error` with the error body when the stream fails after it started.",
+            "content": {
+                "text/event-stream": {"schema": _TEXT, "itemSchema": event},
+                NDJSON: {"schema": _TEXT, "itemSchema": {"$ref": _REF + record.__name__}},
+            },
+        }
+    }
+
+
+def download_responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """What a download route answers on success: bytes of ``media_type`` as an attachment."""
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+    }
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,7 @@ async def _with_final(items: AsyncIterator[StreamItem], done: dict[str, Any]) ->
         async for item in items:
             yield item
     except grpc.aio.AioRpcError as exc:
-        body = json.loads(rpc_error_response(exc).body)
+        body = json.loads(bytes(rpc_error_response(exc).body))
         yield StreamItem(event="error", data=body)
         return
     yield StreamItem(event="done", data=done)

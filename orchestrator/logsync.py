@@ -67,7 +67,7 @@ async def read_input(uri: str, *, run_root: str, storage: Storage) -> bytes:
     return data
 
 
-def _log_retry(what: str):  # type: ignore[no-untyped-def]
+def _log_retry(what: str):
     def _before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0

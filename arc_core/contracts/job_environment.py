@@ -143,7 +143,8 @@ class JobEnvironment(BaseSettings):
         problems = environment_problems(environ)
         if problems:
             raise JobEnvironmentError(problems)
-        return cls(_build_sources=((_Environ(cls, environ),), {}))
+        # pydantic-settings' per-instance sources: private in 2.x (pinned in requirements.txt), not in its stubs.
+        return cls(_build_sources=((_Environ(cls, environ),), {}))  # type: ignore[call-arg]
 
     def to_environ(self) -> dict[str, str]:
         """The variables, by name; the knobs only when set, ``RESUME_SESSION_ID`` only for a recovery."""

@@ -1,9 +1,9 @@
 """The pipeline params the platform fills, and what it fills them with.
 
 A catalog manifest names them (``platform_params: {input: samplesheet, outdir: results}``); users never set
-them. Runs does not yet receive a pipeline's own names from Pipelines (that needs a field on
-``ValidateRunInputsResponse``), so it fills :data:`DEFAULT_PLATFORM_PARAMS`, the names every catalog
-pipeline uses today.
+them. Pipelines returns a pipeline's own names with its valid inputs (``ValidateRunInputsResponse``'s
+``platform_params``) and Runs fills exactly those. :data:`DEFAULT_PLATFORM_PARAMS` are the names nf-core
+pipelines use (every catalog pipeline today); Runs refuses them in a request before asking Pipelines.
 """
 
 from __future__ import annotations

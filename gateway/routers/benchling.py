@@ -12,6 +12,7 @@ from arc_core.protos import timestamp
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
 from gateway.inputs import Instant, RequestBody
+from gateway.models.benchling import BenchlingMetadata, BuiltSamplesheet, NgsRunPage, NgsRunSamples
 from gateway.openapi import ErrorsDeclared
 from gateway.paging import ServicePageSize
 
@@ -31,7 +32,7 @@ def ngs_run_json(run: ngs_pb2.NgsRun) -> dict[str, Any]:
     return data
 
 
-@router.get("/runs", operation_id="list_ngs_runs")
+@router.get("/runs", operation_id="list_ngs_runs", response_model=NgsRunPage)
 async def list_ngs_runs(
     backends: Backends,
     metadata: CallerMetadata,
@@ -62,7 +63,7 @@ async def list_ngs_runs(
     }
 
 
-@router.get("/runs/{name:path}/samples", operation_id="list_ngs_run_samples")
+@router.get("/runs/{name:path}/samples", operation_id="list_ngs_run_samples", response_model=NgsRunSamples)
 async def list_ngs_run_samples(name: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     """Samples of one NGS run (by name or id), with FASTQ paths and metadata."""
     request = benchling_service_pb2.ListNgsRunSamplesRequest(ngs_run=name)
@@ -70,14 +71,14 @@ async def list_ngs_run_samples(name: str, backends: Backends, metadata: CallerMe
     return {"samples": [message_dict(s) for s in response.samples]}
 
 
-@router.get("/metadata", operation_id="get_benchling_metadata")
+@router.get("/metadata", operation_id="get_benchling_metadata", response_model=BenchlingMetadata)
 async def get_metadata(backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     """Projects, instruments and sample facets for the filters (cached by the service for 5 minutes)."""
     response = await backends.benchling.GetMetadata(benchling_service_pb2.GetMetadataRequest(), metadata=metadata)
     return message_dict(response)
 
 
-@router.post("/samplesheet", operation_id="build_samplesheet")
+@router.post("/samplesheet", operation_id="build_samplesheet", response_model=BuiltSamplesheet)
 async def build_samplesheet(body: BuildSamplesheetBody, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     """A validated samplesheet for ``pipeline`` from the samples of ``ngs_runs``, ready for ``POST /api/runs``."""
     request = benchling_service_pb2.BuildSamplesheetRequest(

@@ -17,17 +17,28 @@ from arc.logs.v1 import log_pb2, logs_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
 from gateway.inputs import RunId
+from gateway.models.logs import TaskLogEvent, TaskLogs, TaskPage, WorkflowLog, WorkflowLogEvent
 from gateway.openapi import ErrorsDeclared
-from gateway.paging import ByteOffset, OptionalByteOffset, PageNumber, page_body, position_number, skip_for
+from gateway.paging import (
+    DEFAULT_PAGE_SIZE,
+    ByteOffset,
+    OptionalByteOffset,
+    PageNumber,
+    PageSize,
+    page_body,
+    position_number,
+    skip_for,
+)
 from gateway.streams import (
-    STREAM_RESPONSES,
     EventStream,
     StreamItem,
     ZipDownload,
     attachment,
     download_response,
+    download_responses,
     resume_position,
     stream_response,
+    stream_responses,
 )
 
 router = APIRouter(prefix="/api/runs", tags=["logs"], route_class=ErrorsDeclared)
@@ -80,7 +91,7 @@ async def _accepted(call: Any) -> None:
             )
 
 
-@router.get("/{run_id}/logs", operation_id="get_workflow_log")
+@router.get("/{run_id}/logs", operation_id="get_workflow_log", response_model=WorkflowLog)
 async def get_workflow_log(
     run_id: RunId,
     backends: Backends,
@@ -99,7 +110,10 @@ async def get_workflow_log(
 
 
 @router.get(
-    "/{run_id}/logs/stream", operation_id="stream_workflow_log", response_class=EventStream, responses=STREAM_RESPONSES
+    "/{run_id}/logs/stream",
+    operation_id="stream_workflow_log",
+    response_class=EventStream,
+    responses=stream_responses(WorkflowLogEvent),
 )
 async def stream_workflow_log(
     run_id: RunId, request: Request, backends: Backends, metadata: CallerMetadata, offset: OptionalByteOffset = None
@@ -129,7 +143,12 @@ async def stream_workflow_log(
     return stream_response(request, items(), done=done)
 
 
-@router.get("/{run_id}/logs/download", operation_id="download_log_archive", response_class=ZipDownload)
+@router.get(
+    "/{run_id}/logs/download",
+    operation_id="download_log_archive",
+    response_class=ZipDownload,
+    responses=download_responses("application/zip", "A zip of the run's logs, as an attachment"),
+)
 async def download_log_archive(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> Response:
     """A zip of ``nextflow.log``, ``trace.txt``, ``timeline.html`` and ``report.html`` (those that exist)."""
     call = backends.logs.DownloadLogArchive(
@@ -143,7 +162,7 @@ async def download_log_archive(run_id: RunId, backends: Backends, metadata: Call
     )
 
 
-@router.get("/{run_id}/tasks", operation_id="list_tasks")
+@router.get("/{run_id}/tasks", operation_id="list_tasks", response_model=TaskPage)
 async def list_tasks(
     run_id: RunId,
     backends: Backends,
@@ -151,7 +170,7 @@ async def list_tasks(
     status: str | None = None,
     process: str | None = None,
     page: PageNumber = 1,
-    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
 ) -> dict[str, Any]:
     """Tasks from the trace (``page`` addresses pages directly; ``page_token`` continues), with progress."""
@@ -169,7 +188,7 @@ async def list_tasks(
     return body
 
 
-@router.get("/{run_id}/tasks/{task_id}/logs", operation_id="get_task_logs")
+@router.get("/{run_id}/tasks/{task_id}/logs", operation_id="get_task_logs", response_model=TaskLogs)
 async def get_task_logs(run_id: RunId, task_id: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     """A task's stdout and stderr (by trace ``task_id``, or by hash ``abcdef12`` for a task still running)."""
     request = logs_service_pb2.GetTaskLogsRequest(run_id=run_id, task_id=task_id)
@@ -181,7 +200,7 @@ async def get_task_logs(run_id: RunId, task_id: str, backends: Backends, metadat
     "/{run_id}/tasks/{task_id}/logs/stream",
     operation_id="stream_task_logs",
     response_class=EventStream,
-    responses=STREAM_RESPONSES,
+    responses=stream_responses(TaskLogEvent),
 )
 async def stream_task_logs(
     run_id: RunId,

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2
 from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
+from gateway.models.pipelines import Pipeline, PipelinePage, PipelineSchema
 from gateway.openapi import ErrorsDeclared
 from gateway.paging import ServicePageSize
 
@@ -28,7 +29,7 @@ def schema_json(schema: pipeline_pb2.PipelineSchema) -> dict[str, Any]:
     return data
 
 
-@router.get("", operation_id="list_pipelines")
+@router.get("", operation_id="list_pipelines", response_model=PipelinePage)
 async def list_pipelines(
     backends: Backends, metadata: CallerMetadata, page_size: ServicePageSize = 0, page_token: str = ""
 ) -> dict[str, Any]:
@@ -40,7 +41,14 @@ async def list_pipelines(
     }
 
 
-@router.get("/{name:path}/schema", operation_id="get_pipeline_schema")
+@router.get(
+    "/{name:path}/schema",
+    operation_id="get_pipeline_schema",
+    # A Pipeline when the name has no owner (`acme/schema` is a pipeline's name); a param's `default` is
+    # absent, not null, when the schema has none.
+    response_model=PipelineSchema | Pipeline,
+    response_model_exclude_unset=True,
+)
 async def get_pipeline_schema(
     name: str, backends: Backends, metadata: CallerMetadata, version: str = ""
 ) -> dict[str, Any]:
@@ -52,7 +60,7 @@ async def get_pipeline_schema(
     return schema_json(await backends.pipelines.GetPipelineSchema(request, metadata=metadata))
 
 
-@router.get("/{name:path}", operation_id="get_pipeline")
+@router.get("/{name:path}", operation_id="get_pipeline", response_model=Pipeline)
 async def get_pipeline(name: str, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     request = pipelines_service_pb2.GetPipelineRequest(name=name)
     return message_dict(await backends.pipelines.GetPipeline(request, metadata=metadata))

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import Field
 
 from arc.runs.v1 import runs_service_pb2
@@ -14,17 +14,19 @@ from arc_core.contracts.run_layout import FILE_GROUPS
 from gateway.convert import message_dict, run_json
 from gateway.deps import Backends, CallerMetadata
 from gateway.inputs import RequestBody, RunId, body_struct
+from gateway.models.runs import Run, RunEvent, RunFiles, RunPage
 from gateway.openapi import ErrorsDeclared
-from gateway.paging import EventSequence, PageNumber, page_body, position_number, skip_for
+from gateway.paging import DEFAULT_PAGE_SIZE, EventSequence, PageNumber, PageSize, page_body, position_number, skip_for
 from gateway.streams import (
-    STREAM_RESPONSES,
     EventStream,
     FileDownload,
     StreamItem,
     attachment,
     download_response,
+    download_responses,
     resume_position,
     stream_response,
+    stream_responses,
 )
 
 router = APIRouter(prefix="/api/runs", tags=["runs"], route_class=ErrorsDeclared)
@@ -51,7 +53,7 @@ def _quote_filter(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@router.get("", operation_id="list_runs")
+@router.get("", operation_id="list_runs", response_model=RunPage)
 async def list_runs(
     backends: Backends,
     metadata: CallerMetadata,
@@ -59,7 +61,7 @@ async def list_runs(
     pipeline: str | None = None,
     user: str | None = None,
     page: PageNumber = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
 ) -> dict[str, Any]:
     """Newest first. ``page`` addresses pages directly; ``page_token`` (``next_page_token``) is cheaper deep."""
@@ -78,7 +80,7 @@ async def list_runs(
     return page_body("runs", [run_json(r) for r in response.runs], response, page=page, page_size=page_size)
 
 
-@router.post("", status_code=201, operation_id="create_run")
+@router.post("", status_code=201, operation_id="create_run", response_model=Run)
 async def create_run(
     body: CreateRunBody,
     backends: Backends,
@@ -98,18 +100,18 @@ async def create_run(
     return run_json(await backends.runs.CreateRun(request, metadata=metadata))
 
 
-@router.get("/{run_id}", operation_id="get_run")
+@router.get("/{run_id}", operation_id="get_run", response_model=Run)
 async def get_run(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     return run_json(await backends.runs.GetRun(runs_service_pb2.GetRunRequest(run_id=run_id), metadata=metadata))
 
 
-@router.delete("/{run_id}", operation_id="cancel_run")
+@router.delete("/{run_id}", operation_id="cancel_run", response_model=Run)
 async def cancel_run(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     request = runs_service_pb2.CancelRunRequest(run_id=run_id)
     return run_json(await backends.runs.CancelRun(request, metadata=metadata))
 
 
-@router.post("/{run_id}/recover", status_code=201, operation_id="recover_run")
+@router.post("/{run_id}/recover", status_code=201, operation_id="recover_run", response_model=Run)
 async def recover_run(
     run_id: RunId,
     body: RecoverRunBody,
@@ -129,7 +131,7 @@ async def recover_run(
     return run_json(await backends.runs.RecoverRun(request, metadata=metadata))
 
 
-@router.get("/{run_id}/files", operation_id="list_run_files")
+@router.get("/{run_id}/files", operation_id="list_run_files", response_model=RunFiles)
 async def list_run_files(run_id: RunId, backends: Backends, metadata: CallerMetadata) -> dict[str, Any]:
     response = await backends.runs.ListRunFiles(runs_service_pb2.ListRunFilesRequest(run_id=run_id), metadata=metadata)
     return {
@@ -146,7 +148,12 @@ async def list_run_files(run_id: RunId, backends: Backends, metadata: CallerMeta
     }
 
 
-@router.get("/{run_id}/files/{path:path}", operation_id="download_run_file", response_class=FileDownload)
+@router.get(
+    "/{run_id}/files/{path:path}",
+    operation_id="download_run_file",
+    response_class=FileDownload,
+    responses=download_responses("application/octet-stream", "The file's bytes, as an attachment"),
+)
 async def download_run_file(run_id: RunId, path: str, backends: Backends, metadata: CallerMetadata) -> Response:
     call = backends.runs.ReadRunFile(runs_service_pb2.ReadRunFileRequest(run_id=run_id, path=path), metadata=metadata)
     name = path.rsplit("/", 1)[-1]
@@ -158,7 +165,9 @@ async def download_run_file(run_id: RunId, path: str, backends: Backends, metada
     )
 
 
-@router.get("/{run_id}/events", operation_id="watch_run", response_class=EventStream, responses=STREAM_RESPONSES)
+@router.get(
+    "/{run_id}/events", operation_id="watch_run", response_class=EventStream, responses=stream_responses(RunEvent)
+)
 async def watch_run(
     run_id: RunId, request: Request, backends: Backends, metadata: CallerMetadata, after: EventSequence = None
 ) -> Any:

@@ -12,12 +12,8 @@ and keeps working without it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import csv
-import hashlib
 import io
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,12 +24,11 @@ from typing import Any
 import asyncpg
 
 from arc_core.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from arc_core.paging import DEFAULT_PAGE_SIZE, bad_position, decode_token, encode_token, page_size_of, query_key
 from services.benchling.mapping import TableMapping, WarehouseMapping, load_mapping, quote_ident
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 DEFAULT_METADATA_TTL = 300.0
 UNAVAILABLE_REASON = "BENCHLING_WAREHOUSE_UNAVAILABLE"
 
@@ -323,13 +318,15 @@ class Warehouse:
 
         ``project`` / ``instrument`` match an id or a name; ``created_after`` is inclusive and
         ``created_before`` exclusive (naive datetimes are UTC); ``name_contains`` matches a literal
-        substring, case-insensitively. ``page_size`` 0 means the default (50); above 500 it is capped.
-        A ``page_token`` is only valid with the filters it was issued for.
+        substring, case-insensitively. Paging is ``arc_core.paging``'s: ``page_size`` 0 means the default,
+        above the cap it is capped; a ``page_token`` is only valid with the filters it was issued for.
         """
         violations: list[FieldViolation] = []
-        if page_size < 0:
-            violations.append(FieldViolation("page_size", "must not be negative"))
-        page_size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        try:
+            page_size = page_size_of(page_size)
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+            page_size = DEFAULT_PAGE_SIZE
         after = _as_utc(created_after) if created_after is not None else None
         before = _as_utc(created_before) if created_before is not None else None
         if after is not None and before is not None and after >= before:
@@ -337,8 +334,13 @@ class Warehouse:
         project = project or None
         instrument = instrument or None
         name_contains = name_contains or None
-        fingerprint = _fingerprint(
-            [project, instrument, after and after.isoformat(), before and before.isoformat(), name_contains]
+        fingerprint = query_key(
+            "ListNgsRuns",
+            project,
+            instrument,
+            after and after.isoformat(),
+            before and before.isoformat(),
+            name_contains,
         )
         cursor = None
         if page_token:
@@ -534,30 +536,18 @@ def _run(row: asyncpg.Record) -> NgsRun:
     )
 
 
-def _fingerprint(filters: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
+def _encode_token(created_at: datetime, run_id: str, query: str) -> str:
+    """The keyset position after ``(created_at, run_id)`` in the shared token format."""
+    return encode_token(query, {"t": _as_utc(created_at).isoformat(), "i": run_id})
 
 
-def _encode_token(created_at: datetime, run_id: str, fingerprint: str) -> str:
-    payload = {"v": 1, "t": _as_utc(created_at).isoformat(), "i": run_id, "f": fingerprint}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, fingerprint: str) -> tuple[datetime, str]:
-    def bad(description: str) -> InvalidArgument:
-        return InvalidArgument("invalid page_token", [FieldViolation("page_token", description)])
-
+def _decode_token(token: str, query: str) -> tuple[datetime, str]:
+    position = decode_token(token, query)
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(data, dict) or data.get("v") != 1:
-            raise ValueError("unknown token version")
-        created_at = datetime.fromisoformat(data["t"])
-        run_id, token_fp = data["i"], data["f"]
-        if created_at.tzinfo is None or not isinstance(run_id, str) or not isinstance(token_fp, str):
-            raise ValueError("malformed token")
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise bad("not a page token returned by ListNgsRuns") from None
-    if token_fp != fingerprint:
-        raise bad("the page token was issued for different filters")
+        created_at = datetime.fromisoformat(position["t"])
+        run_id = position["i"]
+    except (KeyError, TypeError, ValueError):
+        raise bad_position() from None
+    if created_at.tzinfo is None or not isinstance(run_id, str):
+        raise bad_position()
     return created_at, run_id

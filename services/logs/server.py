@@ -35,6 +35,7 @@ def logging_client(settings: Settings) -> Any:
     if not host:
         return LoggingServiceV2AsyncClient()
     import grpc
+    from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.logging_v2.services.logging_service_v2.transports.grpc_asyncio import (
         LoggingServiceV2GrpcAsyncIOTransport,
@@ -42,7 +43,7 @@ def logging_client(settings: Settings) -> Any:
 
     return LoggingServiceV2AsyncClient(
         credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": host},
+        client_options=ClientOptions(api_endpoint=host),
         transport=lambda host=host, **_: LoggingServiceV2GrpcAsyncIOTransport(
             channel=grpc.aio.insecure_channel(host), host=host
         ),

@@ -12,20 +12,14 @@ from datetime import UTC, tzinfo
 
 from arc_core.errors import InvalidArgument
 from arc_core.identity import Identity
+from arc_core.paging import paginate, query_key
 from arc_core.storage import Storage
 from services.logs.archive import archive_name, log_archive
 from services.logs.log_parser import LogEntry
 from services.logs.runs import RunsPort, RunTracker, RunView, check_run_id
 from services.logs.task_logs import TaskLogBackend, TaskLogChunk, TaskLogs
 from services.logs.tasks import TaskRef, TaskStore
-from services.logs.trace_parser import (
-    ProcessProgress,
-    TaskRecord,
-    encode_page_token,
-    filter_tasks,
-    paginate,
-    query_fingerprint,
-)
+from services.logs.trace_parser import ProcessProgress, TaskRecord, filter_tasks
 from services.logs.workflow_log import LogOptions, LogPage, WorkflowLogReader
 
 
@@ -50,8 +44,6 @@ class LogsService:
         log_options: LogOptions | None = None,
         task_store: TaskStore | None = None,
         status_poll_seconds: float = 5.0,
-        default_page_size: int = 100,
-        max_page_size: int = 1000,
     ) -> None:
         self.storage = storage
         self.runs = runs
@@ -59,8 +51,6 @@ class LogsService:
         self.workflow_log = WorkflowLogReader(storage, options=log_options, tz=tz)
         self.tasks = task_store or TaskStore(storage, tz=tz)
         self.status_poll_seconds = status_poll_seconds
-        self.default_page_size = default_page_size
-        self.max_page_size = max_page_size
 
     async def _run(self, caller: Identity, run_id: str) -> RunView:
         return await self.runs.get_run(caller, check_run_id(run_id))
@@ -108,19 +98,10 @@ class LogsService:
         if skip < 0:
             raise InvalidArgument("skip must not be negative")
         run = await self._run(caller, run_id)
-        fingerprint = query_fingerprint(run.run_id, status.strip().upper(), process.strip())
-        if skip and not page_token:
-            page_token = encode_page_token(skip, fingerprint)
+        query = query_key("ListTasks", run.run_id, status.strip().upper(), process.strip())
         trace = await self.tasks.trace(run.run_id, final=run.terminal)
         rows = filter_tasks(trace.tasks if trace else (), status or None, process or None)
-        page = paginate(
-            rows,
-            page_size,
-            page_token,
-            fingerprint,
-            default_page_size=self.default_page_size,
-            max_page_size=self.max_page_size,
-        )
+        page = paginate(rows, page_size, page_token, query, skip=skip)
         progress = await self.tasks.progress(run, trace)
         truncated = trace.truncated_rows if trace else 0
         return TaskPage(page.items, page.next_page_token, page.total_size, progress, truncated)

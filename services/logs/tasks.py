@@ -25,12 +25,12 @@ from arc_core.storage import Storage
 from services.logs.lines import MAX_LINE_BYTES, LineSplitter, cut_line
 from services.logs.log_parser import parse_log_timestamp
 from services.logs.runs import RunView
+from services.logs.trace_cache import TraceCache
 from services.logs.trace_parser import (
     NA,
     ParsedTrace,
     ProcessProgress,
     TaskRecord,
-    TraceCache,
     count_rows,
     parse_trace,
     split_name,
@@ -149,7 +149,8 @@ class TaskRef:
 
 @dataclass
 class _TraceState:
-    """How far a trace has been read: everything before ``consumed``, the partial last line in ``lines``."""
+    """How far a trace has been read: everything before ``consumed``, the partial last line in ``lines``.
+    Kept in the trace's cache entry, next to the parse of that version."""
 
     version: str
     consumed: int
@@ -173,7 +174,8 @@ class _LogIndex:
 
 
 class TaskStore:
-    """Parsed traces (per object version, through :class:`TraceCache`) and in-flight submissions, per run."""
+    """Parsed traces (per object version, with how far each was read, in one :class:`TraceCache`) and
+    in-flight submissions, per run."""
 
     def __init__(
         self,
@@ -200,7 +202,6 @@ class TaskStore:
         self.cache = cache or TraceCache(max_entries=max_runs, tz=tz, max_tasks=max_cached_tasks)
         self.max_runs = max_runs
         self.log_window_bytes = log_window_bytes
-        self._traces: OrderedDict[str, _TraceState] = OrderedDict()
         self._logs: OrderedDict[str, _LogIndex] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -230,43 +231,43 @@ class TaskStore:
         uri = self.storage.uri(key)
         hit = self.cache.get(uri, info.version)
         if hit is not None:
-            if uri in self._traces:
-                self._traces.move_to_end(uri)
             return hit
         async with self._lock("trace:" + uri):
             info = await self.storage.stat(key) or info
             hit = self.cache.get(uri, info.version)
             if hit is not None:
                 return hit
-            state = self._traces.get(uri)
-            parsed = None
-            if state is not None and not state.final and info.size >= state.consumed:
-                parsed = await self._extend(key, uri, state, info.version, info.size, final)
-            if parsed is None:
-                parsed = await self._full(key, uri, info.version, info.size, final)
-            self.cache.put(parsed)
+            read = None
+            entry = self.cache.latest(uri)
+            if entry is not None and isinstance(state := entry.read_state, _TraceState):
+                if not state.final and info.size >= state.consumed:
+                    read = await self._extend(key, state, entry.parsed, info.version, info.size, final)
+            if read is None:
+                read = await self._full(key, uri, info.version, info.size, final)
+            parsed, new_state = read
+            self.cache.put(parsed, new_state)
             return parsed
 
-    async def _full(self, key: str, uri: str, version: str, size: int, final: bool) -> ParsedTrace:
+    async def _full(self, key: str, uri: str, version: str, size: int, final: bool) -> tuple[ParsedTrace, _TraceState]:
         state = _TraceState("", 0, b"", b"", False, set(), LineSplitter(self.max_line_bytes))
-        parsed = await self._read(key, uri, state, ParsedTrace(uri, str(version), (), {}, []), version, size, final)
-        assert parsed is not None  # nothing to check before byte 0
-        return parsed
+        read = await self._read(key, uri, state, ParsedTrace(uri, str(version), (), {}, []), version, size, final)
+        assert read is not None  # nothing to check before byte 0
+        return read
 
     async def _extend(
-        self, key: str, uri: str, state: _TraceState, version: str, size: int, final: bool
-    ) -> ParsedTrace | None:
+        self, key: str, state: _TraceState, previous: ParsedTrace, version: str, size: int, final: bool
+    ) -> tuple[ParsedTrace, _TraceState] | None:
         """Parse only the rows appended since ``state``; None when that is not possible (rewritten trace...)."""
-        previous = self.cache.get(uri, state.version)
-        if previous is None or not state.header or b"task_id" not in state.header:
-            return None  # evicted, or rows numbered by position: parse it all
-        return await self._read(key, uri, state, previous, version, size, final)
+        if previous.version != state.version or not state.header or b"task_id" not in state.header:
+            return None  # rows numbered by position: parse it all
+        return await self._read(key, previous.uri, state, previous, version, size, final)
 
     async def _read(
         self, key: str, uri: str, state: _TraceState, previous: ParsedTrace, version: str, size: int, final: bool
-    ) -> ParsedTrace | None:
-        """``previous`` plus the rows of bytes ``[state.consumed, size)``, read chunk by chunk; None when the
-        bytes before ``state.consumed`` are no longer ``state.tail`` (a rewritten trace: parse it all).
+    ) -> tuple[ParsedTrace, _TraceState] | None:
+        """``previous`` plus the rows of bytes ``[state.consumed, size)``, read chunk by chunk, and the new read
+        state; None when the bytes before ``state.consumed`` are no longer ``state.tail`` (a rewritten trace:
+        parse it all).
 
         Memory stays bounded whatever the trace holds: one chunk, lines of at most ``max_line_bytes`` (cut
         with a marker), and at most ``max_trace_rows`` rows kept; rows past it are counted, not kept.
@@ -322,13 +323,13 @@ class TaskStore:
                 hashes.update(truncated_hashes)
             else:
                 hashes = None  # no hash column: rows cannot be matched with submissions
-        self._remember(self._traces, uri, _TraceState(str(version), pos, header, tail, final, hashes, lines, rows))
-        return parsed_trace
+        return parsed_trace, _TraceState(str(version), pos, header, tail, final, hashes, lines, rows)
 
     def _trace_hashes(self, run_id: str, trace: ParsedTrace) -> set[str] | None:
         """Hashes of the trace's rows; None when the trace has no hash column."""
-        state = self._traces.get(self.storage.uri(trace_key(run_id)))
-        if state is not None and state.version == trace.version:
+        entry = self.cache.latest(self.storage.uri(trace_key(run_id)))
+        state = entry.read_state if entry is not None else None
+        if isinstance(state, _TraceState) and state.version == trace.version:
             return state.hashes
         hashes = {t.hash for t in trace.tasks if t.hash}
         return hashes if hashes or not trace.tasks else None

@@ -16,18 +16,13 @@ Raw and human values are told apart by the cells themselves (no flag needed; the
 Parsing works column by column with C-level loops and C-memoised converters for repeated values, which
 keeps a 100,000-task trace well under a second (see ``bench/bench_trace_parse.py``).
 
-Nothing here does I/O (except :func:`local_version`) or imports grpc: the Logs servicer wraps it.
+Nothing here does I/O or imports grpc. Paging is ``arc_core.paging``'s; parsed traces are cached by
+``services.logs.trace_cache``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gc
-import hashlib
-import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -35,9 +30,6 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter, truediv
-from typing import Generic, TypeVar
-
-from arc_core.errors import FieldViolation, InvalidArgument
 
 NA = "-"
 """Nextflow's marker for a missing value."""
@@ -63,7 +55,7 @@ _TIME_UNITS_MS = {
 
 @dataclass(slots=True)
 class TaskRecord:
-    """One task (one row of the trace). Records held by :class:`TraceCache` are shared: treat as read-only."""
+    """One task (one row of the trace). Cached records (``trace_cache``) are shared: treat as read-only."""
 
     task_id: str
     hash: str | None = None
@@ -503,7 +495,7 @@ def progress(tasks: Iterable[TaskRecord]) -> list[ProcessProgress]:
     return result
 
 
-# ------------------------------------------------------------------------------------ filter & pages
+# -------------------------------------------------------------------------------------------- filter
 
 
 def _norm_set(value: str | Iterable[str] | None, upper: bool) -> frozenset[str] | None:
@@ -544,86 +536,7 @@ def filter_tasks(
     return [t for t in tasks if t.status in statuses and t.process in processes]
 
 
-def query_fingerprint(*parts: object) -> str:
-    """A short stable digest of what a page token is bound to (run, filter...)."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode())
-    return h.hexdigest()[:16]
-
-
-_TOKEN_PREFIX = "t1"
-
-
-def encode_page_token(offset: int, fingerprint: str = "") -> str:
-    """Opaque token for ``offset`` bound to ``fingerprint`` (see :func:`query_fingerprint`)."""
-    if offset < 0:
-        raise ValueError("offset must be >= 0")
-    raw = f"{_TOKEN_PREFIX}:{offset}:{fingerprint}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _bad_token(why: str) -> InvalidArgument:
-    return InvalidArgument("invalid page_token", [FieldViolation("page_token", why)], reason="INVALID_PAGE_TOKEN")
-
-
-def decode_page_token(token: str, fingerprint: str = "") -> int:
-    """Offset from a token made by :func:`encode_page_token`; ``""`` is the first page (0).
-
-    Raises ``InvalidArgument`` on garbage, or when the token was issued for another query.
-    """
-    if not token:
-        return 0
-    if len(token) > 256:
-        raise _bad_token("page_token is too long")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-    except (binascii.Error, ValueError) as exc:
-        raise _bad_token("page_token is not a token issued by this service") from exc
-    prefix, _, rest = raw.partition(":")
-    offset_s, sep, fp = rest.partition(":")
-    if prefix != _TOKEN_PREFIX or not sep or not offset_s.isdecimal() or not offset_s.isascii():
-        raise _bad_token("page_token is not a token issued by this service")
-    if fp != fingerprint:
-        raise _bad_token("page_token was issued for a different request")
-    return int(offset_s)
-
-
-T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Page(Generic[T]):
-    """One page of items, the token of the next page (``""`` at the end) and the total count."""
-
-    items: list[T]
-    next_page_token: str
-    total_size: int
-
-
-def paginate(
-    items: Sequence[T],
-    page_size: int,
-    page_token: str = "",
-    fingerprint: str = "",
-    *,
-    default_page_size: int = 100,
-    max_page_size: int = 1000,
-) -> Page[T]:
-    """Slice ``items`` AIP-158 style: ``page_size`` 0 means the default, above the max is clamped.
-
-    Offsets stay valid while a trace grows: rows are appended and a rewritten task keeps its position, so
-    bind tokens to the query (run + filters), not to the trace version.
-    """
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", [FieldViolation("page_size", "must be >= 0")])
-    size = min(page_size or default_page_size, max_page_size)
-    start = decode_page_token(page_token, fingerprint)
-    end = start + size
-    chunk = list(items[start:end])
-    next_token = encode_page_token(end, fingerprint) if end < len(items) else ""
-    return Page(items=chunk, next_page_token=next_token, total_size=len(items))
-
-
-# --------------------------------------------------------------------------------------------- cache
+# -------------------------------------------------------------------------------------- parsed trace
 
 
 @dataclass
@@ -698,74 +611,3 @@ class ParsedTrace:
             progress=[p for p in counts.values() if p.total > 0],
             truncated_rows=self.truncated_rows + truncated_rows,
         )
-
-
-def local_version(path: str | os.PathLike[str]) -> str:
-    """Version of a local file for :class:`TraceCache`: ``mtime_ns-size``."""
-    st = os.stat(path)
-    return f"{st.st_mtime_ns}-{st.st_size}"
-
-
-class TraceCache:
-    """Bounded LRU of parsed traces keyed by (uri, version).
-
-    ``version`` is the GCS object generation or :func:`local_version`. A new version of a uri replaces
-    the older one, so a growing trace holds one entry. Thread-safe; two concurrent misses of the same key
-    may both parse (harmless, the later one wins).
-    """
-
-    def __init__(self, max_entries: int = 8, *, tz: tzinfo = UTC, max_tasks: int | None = None) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be >= 1")
-        self.max_entries = max_entries
-        self.max_tasks = max_tasks
-        """Also evict while the cached traces hold more tasks than this (a 100,000-task trace takes ~150 MB);
-        the newest entry always stays."""
-        self.tz = tz
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[str, ParsedTrace] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, uri: str, version: str | int) -> ParsedTrace | None:
-        """The cached parse of exactly this version, or ``None``."""
-        with self._lock:
-            entry = self._entries.get(uri)
-            if entry is None or entry.version != str(version):
-                self.misses += 1
-                return None
-            self._entries.move_to_end(uri)
-            self.hits += 1
-            return entry
-
-    def put(self, parsed: ParsedTrace) -> None:
-        """Store ``parsed`` (replacing any other version of its uri), evicting the least recently used."""
-        with self._lock:
-            self._entries[parsed.uri] = parsed
-            self._entries.move_to_end(parsed.uri)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-            if self.max_tasks is not None:
-                total = sum(len(e.tasks) for e in self._entries.values())
-                while total > self.max_tasks and len(self._entries) > 1:
-                    _, evicted = self._entries.popitem(last=False)
-                    total -= len(evicted.tasks)
-
-    def get_or_parse(
-        self, uri: str, version: str | int, load: Callable[[], bytes | str], *, final: bool = False
-    ) -> ParsedTrace:
-        """The cached parse, or ``load()`` the bytes, parse and cache them."""
-        hit = self.get(uri, version)
-        if hit is not None:
-            return hit
-        parsed = ParsedTrace.from_data(uri, str(version), load(), tz=self.tz, final=final)
-        self.put(parsed)
-        return parsed
-
-    def invalidate(self, uri: str) -> None:
-        """Forget ``uri``."""
-        with self._lock:
-            self._entries.pop(uri, None)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from arc_core.errors import FieldViolation, InvalidArgument
-from services.pipelines.catalog import Catalog, Pipeline, PipelineVersionSchema
+from arc_core.paging import paginate, query_key
+from services.pipelines.catalog import Catalog
 from services.pipelines.config_render import (
     BatchConfigSettings,
     cap_param_problems,
@@ -21,10 +23,9 @@ from services.pipelines.config_render import (
     merge_config_params,
     render_config,
 )
+from services.pipelines.models import Pipeline, PipelineVersionSchema
 from services.pipelines.user_config import ConfigParam
 from services.pipelines.validation import RunInputsReport, validate_run_inputs
-
-MAX_PAGE_SIZE = 100
 
 
 def _invalid_run_inputs(schema: PipelineVersionSchema, violations: list[FieldViolation]) -> InvalidArgument:
@@ -61,20 +62,9 @@ class PipelinesService:
 
     async def list_pipelines(self, *, page_size: int, page_token: str) -> tuple[list[Pipeline], str]:
         """One page of the catalog by name, and the next page's token ("" on the last page)."""
-        if page_size < 0:
-            raise InvalidArgument("invalid page size", [FieldViolation("page_size", "must not be negative")])
         pipelines = sorted(self.catalog.list_pipelines(), key=lambda p: p.name)
-        start = 0
-        if page_token:
-            try:
-                start = int(page_token)
-            except ValueError:
-                raise InvalidArgument(
-                    "invalid page token", [FieldViolation("page_token", "is not a token we issued")]
-                ) from None
-        size = min(page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        more = start + size < len(pipelines)
-        return pipelines[start : start + size], str(start + size) if more else ""
+        page = paginate(pipelines, page_size, page_token, query_key("ListPipelines"))
+        return page.items, page.next_page_token
 
     async def get_schema(self, name: str, version: str | None) -> PipelineVersionSchema:
         """The params and samplesheet schema of a version (``None``: the default version)."""
@@ -119,7 +109,8 @@ class PipelinesService:
             raise _invalid_run_inputs(schema, [*config_problems, *located, *caps]) from None
         if config_problems or caps:
             raise _invalid_run_inputs(schema, [*config_problems, *caps])
-        return report
+        # Runs fills these params (the manifest's names) with the run's samplesheet and results URIs.
+        return replace(report, platform_params=dict(schema.platform_params))
 
     async def render_config(
         self, *, pipeline: str, version: str | None, params: Mapping[str, Any], user_config: str, run_id: str

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
 
 from arc.pipelines.v1 import pipeline_pb2, pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc_core.protos import from_struct
-from services.pipelines.catalog import ParamSpec, Pipeline, PipelineVersionSchema
+from services.pipelines.models import ParamSpec, Pipeline, PipelineVersionSchema
 from services.pipelines.service import PipelinesService
 
 SERVICE_NAME = pipelines_service_pb2.DESCRIPTOR.services_by_name["PipelinesService"].full_name
@@ -26,7 +27,7 @@ def pipeline_to_proto(pipeline: Pipeline) -> pipeline_pb2.Pipeline:
     )
 
 
-def _value(value: object) -> struct_pb2.Value:
+def _value(value: Any) -> struct_pb2.Value:
     wrapper = struct_pb2.Struct()
     wrapper.update({"v": value})
     return wrapper.fields["v"]
@@ -118,6 +119,7 @@ class PipelinesServicer(pipelines_service_pb2_grpc.PipelinesServiceServicer):
                 pipelines_service_pb2.InputPath(field=p.field, uri=p.uri, kind=p.kind, must_exist=p.must_exist)
                 for p in report.input_paths
             ],
+            platform_params=dict(report.platform_params),
         )
 
     async def RenderConfig(

@@ -32,7 +32,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import eq, itemgetter
 from typing import Any
@@ -42,7 +42,7 @@ from jsonschema.validators import validator_for
 from arc_core.contracts.limits import MAX_SAMPLESHEET_BYTES
 from arc_core.contracts.platform_params import RESULTS, SAMPLESHEET
 from arc_core.errors import FieldViolation, InvalidArgument
-from services.pipelines.catalog import PipelineVersionSchema, SamplesheetColumn, SamplesheetSpec
+from services.pipelines.models import PipelineVersionSchema, SamplesheetColumn, SamplesheetSpec
 from services.pipelines.script_values import RULES, value_problem, with_pipeline_pattern
 
 # Status details travel in gRPC trailers (8 KiB default limit at clients): keep the list short.
@@ -116,6 +116,8 @@ class RunInputsReport:
 
     sample_count: int
     input_paths: tuple[InputPathRef, ...]
+    # The params the platform fills (the schema's platform_params): name -> "samplesheet" | "results".
+    platform_params: Mapping[str, str] = field(default_factory=dict)
 
 
 def validate_run_inputs(
@@ -188,7 +190,7 @@ def _path_params(schema: PipelineVersionSchema) -> tuple[tuple[str, str, bool], 
     for name, spec in sorted(_param_properties(schema).items()):
         if name in schema.platform_params:
             continue
-        fmt = spec.get("format")
+        fmt = str(spec.get("format") or "")
         if fmt in PATH_FORMATS or "exists" in spec:
             found.append((name, PATH_FORMATS.get(fmt, "path"), spec.get("exists") is True))
         elif name in schema.path_params:
@@ -644,19 +646,19 @@ def _compile_cell_check(
         steps.append(lambda v, x: None if x in allowed else fail(f"must be one of: {words}", v))
     bounds = [(k, s[k]) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if k in s]
     if bounds and col.type in ("integer", "number"):
-        ops = {
+        ops: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
             "minimum": (lambda x, b: x >= b, "at least"),
             "maximum": (lambda x, b: x <= b, "at most"),
             "exclusiveMinimum": (lambda x, b: x > b, "more than"),
             "exclusiveMaximum": (lambda x, b: x < b, "less than"),
         }
+
+        def bound_step(test: Callable[[Any, Any], bool], bound: Any, word: str) -> Callable[[str, Any], str | None]:
+            return lambda v, x: None if test(x, bound) else fail(f"must be {word} {bound}", v)
+
         for key, bound in bounds:
             test, word = ops[key]
-            steps.append(
-                lambda v, x, test=test, bound=bound, word=word: (
-                    None if test(x, bound) else fail(f"must be {word} {bound}", v)
-                )
-            )
+            steps.append(bound_step(test, bound, word))
     if "minLength" in s:
         steps.append(
             lambda v, _x: None if len(v) >= s["minLength"] else fail(f"must be at least {s['minLength']} characters", v)

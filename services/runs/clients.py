@@ -46,6 +46,7 @@ class PipelinesClient:
         return ValidatedInputs(
             response.sample_count,
             tuple(InputPath(p.field, p.uri, p.kind or "path", p.must_exist) for p in response.input_paths),
+            dict(response.platform_params),
         )
 
     async def render_config(

@@ -1,51 +1,59 @@
-"""Rows of the runs table <-> ``arc.runs.v1`` messages."""
+"""The Run model <-> ``arc.runs.v1`` messages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import cast
 
 from arc.runs.v1 import run_pb2
+from arc_core.contracts.run_status import TIMESTAMP_COLUMN
 from arc_core.protos import from_struct, timestamp, to_struct
+from services.runs.model import Run
 
 __all__ = ["STATUS_FROM_PROTO", "STATUS_TO_PROTO", "from_struct", "run_to_proto", "timestamp", "to_struct"]
 
-STATUS_TO_PROTO = {name.lower(): value for name, value in run_pb2.Run.Status.items() if value}
+# cast: the stubs type an enum's values as plain ints.
+STATUS_TO_PROTO: dict[str, run_pb2.Run.Status] = {
+    name.lower(): cast("run_pb2.Run.Status", value) for name, value in run_pb2.Run.Status.items() if value
+}
 STATUS_FROM_PROTO = {value: name for name, value in STATUS_TO_PROTO.items()}
 
-_TIMESTAMPS = ("created_at", "updated_at", "submitted_at", "started_at", "completed_at", "failed_at", "cancelled_at")
-_STRINGS = (
-    "run_id",
-    "pipeline",
-    "pipeline_version",
-    "user_email",
-    "user_name",
-    "gcs_path",
-    "batch_job_name",
-    "source_project",
-    "parent_run_id",
-    "recovery_notes",
-    "reused_work_dir",
-    "error_message",
-    "error_task",
-)
+RUN_TIMESTAMPS = ("created_at", "updated_at", *TIMESTAMP_COLUMN.values())
+"""Every timestamp of a run: its creation, its last change, and the one each status sets when entered."""
+
+DERIVED_PROTO_FIELDS: frozenset[str] = frozenset()
+"""Fields of ``arc.runs.v1.Run`` not copied from the model field of the same name (none so far): a field
+listed here is computed by :func:`run_to_proto`, and ``tests/runs/test_run_model.py`` checks the rest."""
 
 
-def run_to_proto(row: Mapping[str, Any]) -> run_pb2.Run:
-    run = run_pb2.Run(status=STATUS_TO_PROTO[row["status"]], sample_count=row["sample_count"] or 0)
-    for name in _STRINGS:
-        if row.get(name) is not None:
-            setattr(run, name, row[name])
-    for name in _TIMESTAMPS:
-        if row.get(name) is not None:
-            getattr(run, name).CopyFrom(timestamp(row[name]))
-    run.params.CopyFrom(to_struct(row.get("params")))
-    if row.get("metrics") is not None:
-        run.metrics.CopyFrom(to_struct(row["metrics"]))
-    run.source_ngs_runs.extend(row.get("source_ngs_runs") or [])
-    run.is_recovery = bool(row.get("is_recovery"))
-    if row.get("exit_code") is not None:
-        run.exit_code = row["exit_code"]
-    if row.get("nextflow_session_id") is not None:
-        run.nextflow_session_id = str(row["nextflow_session_id"])
-    return run
+def run_to_proto(run: Run) -> run_pb2.Run:
+    """The one mapping of a Run to its message; ``None`` becomes the field's default (or no field)."""
+    message = run_pb2.Run(
+        run_id=run.run_id,
+        pipeline=run.pipeline,
+        pipeline_version=run.pipeline_version,
+        status=STATUS_TO_PROTO[run.status],
+        user_email=run.user_email,
+        user_name=run.user_name or "",
+        gcs_path=run.gcs_path,
+        batch_job_name=run.batch_job_name or "",
+        sample_count=run.sample_count or 0,
+        source_ngs_runs=run.source_ngs_runs or (),
+        source_project=run.source_project or "",
+        parent_run_id=run.parent_run_id or "",
+        is_recovery=run.is_recovery,
+        recovery_notes=run.recovery_notes or "",
+        reused_work_dir=run.reused_work_dir or "",
+        error_message=run.error_message or "",
+        error_task=run.error_task or "",
+        nextflow_session_id=run.nextflow_session_id or "",
+    )
+    for name in RUN_TIMESTAMPS:
+        value = getattr(run, name)
+        if value is not None:
+            getattr(message, name).CopyFrom(timestamp(value))
+    message.params.CopyFrom(to_struct(run.params))  # always present, even when empty
+    if run.metrics is not None:
+        message.metrics.CopyFrom(to_struct(run.metrics))
+    if run.exit_code is not None:
+        message.exit_code = run.exit_code
+    return message

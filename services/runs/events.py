@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from services.runs.model import RunHistoryEntry
 from services.runs.store import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,15 @@ class Subscription:
 
 @dataclass
 class _History:
-    rows: list[asyncpg.Record]
+    rows: list[RunHistoryEntry]
     epoch: int
 
     @property
     def max_seq(self) -> int:
-        return self.rows[-1]["seq"] if self.rows else 0
+        return self.rows[-1].seq if self.rows else 0
 
 
-HistoryLoader = Callable[[str], Awaitable[list[asyncpg.Record]]]
+HistoryLoader = Callable[[str], Awaitable[list[RunHistoryEntry]]]
 
 
 class RunEventHub:
@@ -99,8 +100,8 @@ class RunEventHub:
                 self._history.pop(sub.run_id, None)
                 self._announced.pop(sub.run_id, None)
 
-    async def events_after(self, run_id: str, after_seq: int, *, at_least: int = 0) -> list[asyncpg.Record]:
-        """History rows of a watched run with ``seq > after_seq``, known to include ``at_least``.
+    async def events_after(self, run_id: str, after_seq: int, *, at_least: int = 0) -> list[RunHistoryEntry]:
+        """History entries of a watched run with ``seq > after_seq``, known to include ``at_least``.
 
         Callers must hold a subscription for ``run_id`` (taken before the first call), so that every
         change after a fetch is announced. Concurrent callers share one query.
@@ -108,7 +109,7 @@ class RunEventHub:
         entry = self._history.get(run_id)
         if entry is None or entry.epoch != self._epoch or entry.max_seq < max(at_least, self._announced.get(run_id, 0)):
             entry = await self._refresh(run_id)
-        return [row for row in entry.rows if row["seq"] > after_seq]
+        return [row for row in entry.rows if row.seq > after_seq]
 
     async def _refresh(self, run_id: str) -> _History:
         pending = self._loading.get(run_id)

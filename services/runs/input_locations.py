@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from arc_core.errors import FieldViolation, InvalidArgument
@@ -57,6 +57,8 @@ class ValidatedInputs:
 
     sample_count: int
     input_paths: tuple[InputPath, ...] = ()
+    # The params the platform fills, from the pipeline's manifest: name -> "samplesheet" | "results".
+    platform_params: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunOwnership(Protocol):

@@ -1,20 +1,19 @@
-"""ListRuns' filter expression and opaque keyset page tokens."""
+"""ListRuns' filter expression and its keyset page tokens (in the shared format of ``arc_core.paging``)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from arc_core import paging
 from arc_core.errors import FieldViolation, InvalidArgument
+from arc_core.paging import page_size_of, query_key
 from services.runs import status as st
 from services.runs.store import RunFilter
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
+__all__ = ["MAX_SKIP", "PageToken", "decode_token", "encode_token", "page_size_of", "parse_filter"]
+
 MAX_SKIP = 100_000
 
 _TERM = re.compile(r'\s*(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*')
@@ -49,12 +48,6 @@ def parse_filter(text: str) -> RunFilter:
     return RunFilter(**values)
 
 
-def page_size_of(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument("invalid page size", [FieldViolation("page_size", "must not be negative")])
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
 @dataclass(frozen=True)
 class PageToken:
     created_at: datetime
@@ -62,26 +55,24 @@ class PageToken:
     total: int
 
 
-def _fingerprint(run_filter: RunFilter) -> str:
-    raw = json.dumps([run_filter.status, run_filter.pipeline, run_filter.user_email])
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+def _query(run_filter: RunFilter) -> str:
+    return query_key("ListRuns", run_filter.status, run_filter.pipeline, run_filter.user_email)
 
 
 def encode_token(token: PageToken, run_filter: RunFilter) -> str:
-    body = {"c": token.created_at.isoformat(), "r": token.run_id, "t": token.total, "f": _fingerprint(run_filter)}
-    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+    """The keyset position after ``token`` (and the listing's total), bound to ``run_filter``."""
+    position = {"c": token.created_at.isoformat(), "r": token.run_id, "t": token.total}
+    return paging.encode_token(_query(run_filter), position)
 
 
 def decode_token(text: str, run_filter: RunFilter) -> PageToken:
     """The position after which the next page starts; the token must come from the same filter."""
+    position = paging.decode_token(text, _query(run_filter))
     try:
-        body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        token = PageToken(datetime.fromisoformat(body["c"]), str(body["r"]), int(body["t"]))
-        fingerprint = body["f"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument(
-            "invalid page token", [FieldViolation("page_token", "is not a token we issued")]
-        ) from None
-    if fingerprint != _fingerprint(run_filter):
-        raise InvalidArgument("invalid page token", [FieldViolation("page_token", "was issued for a different filter")])
-    return token
+        created_at = datetime.fromisoformat(position["c"])
+        run_id, total = position["r"], position["t"]
+    except (KeyError, TypeError, ValueError):
+        raise paging.bad_position() from None
+    if created_at.tzinfo is None or not isinstance(run_id, str) or type(total) is not int or total < 0:
+        raise paging.bad_position()
+    return PageToken(created_at, run_id, total)

@@ -86,15 +86,15 @@ class Reconciler:
 
     async def reconcile_once(self) -> list[Fix]:
         """One pass over the active runs; returns what it changed."""
-        rows = await self.store.runs_to_reconcile(
+        stale = await self.store.runs_to_reconcile(
             quiet_seconds=self.grace, stuck_pending_seconds=float(STUCK_PENDING_SECONDS)
         )
         fixes: list[Fix] = []
-        for row in rows:
+        for run in stale:
             try:
-                fixes.extend(await self._settle(row["run_id"], row["status"], row["batch_job_name"]))
+                fixes.extend(await self._settle(run.run_id, run.status, run.batch_job_name))
             except ArcError as exc:
-                log.warning("reconciler: cannot settle %s: %s", row["run_id"], exc.message)
+                log.warning("reconciler: cannot settle %s: %s", run.run_id, exc.message)
         return fixes
 
     async def _settle(self, run_id: str, status: str, job_name: str | None) -> list[Fix]:

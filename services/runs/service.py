@@ -13,17 +13,15 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import asyncpg
 import yaml
 
 from arc_core.contracts import run_layout as layout
 from arc_core.contracts.names import new_run_id
-from arc_core.contracts.platform_params import DEFAULT_PLATFORM_PARAMS
 from arc_core.contracts.platform_params import value_key as platform_param_key
 from arc_core.errors import (
     FailedPrecondition,
@@ -41,9 +39,10 @@ from services.runs.events import RunEventHub
 from services.runs.input_locations import InputChecker, ValidatedInputs
 from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input
 from services.runs.launcher import RunLauncher, work_dir_uri
+from services.runs.model import Run, RunHistoryEntry
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
 from services.runs.progress import ProcessCounts, ProgressFeed
-from services.runs.store import NewRun, RunIdTaken, RunStore, snapshot_to_row
+from services.runs.store import NewRun, RunIdTaken, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class RunEvent:
 
     seq: int
     time: datetime
-    run: dict[str, Any] | None
+    run: Run | None
     final: bool
     progress: tuple[ProcessCounts, ...] | None = None
 
@@ -181,20 +180,20 @@ class RunsService:
         await self.store.touch_user(caller.email, caller.display_name or caller.email.split("@")[0])
         self._touched[caller.email] = now
 
-    async def _visible_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
+    async def _visible_run(self, caller: Identity, run_id: str) -> Run:
         check_run_id(run_id)
-        row = await self.store.get_run(run_id)
-        if row is None or not caller.can_see(row["user_email"]):
+        found = await self.store.get_run(run_id)
+        if found is None or not caller.can_see(found.user_email):
             raise NotFound(f"run {run_id} not found")
-        return row
+        return found
 
     # --- create ----------------------------------------------------------------------------------
 
-    async def create_run(self, caller: Identity, run: RunInput) -> asyncpg.Record:
+    async def create_run(self, caller: Identity, run: RunInput) -> Run:
         check_run_input(run)
         return await self._create(caller, run, lineage=None)
 
-    async def _create(self, caller: Identity, run: RunInput, *, lineage: Lineage | None) -> asyncpg.Record:
+    async def _create(self, caller: Identity, run: RunInput, *, lineage: Lineage | None) -> Run:
         """Validate, store inputs, insert (pending), submit (submitted or failed). Nothing half-created."""
         request_id = run.request_id or None
         if request_id:
@@ -265,7 +264,7 @@ class RunsService:
                 raise FailedPrecondition("a concurrent request with this request id did not complete")
             return existing
         try:
-            await self._write_inputs(run_id, run, rendered)
+            await self._write_inputs(run_id, run, rendered, validated.platform_params)
         except BaseException as exc:
             await asyncio.shield(self._fail_unstored(run_id, exc))
             raise
@@ -294,11 +293,13 @@ class RunsService:
                 retry_after_seconds=wait,
             )
 
-    async def _write_inputs(self, run_id: str, run: RunInput, rendered_config: str) -> None:
+    async def _write_inputs(
+        self, run_id: str, run: RunInput, rendered_config: str, platform_params: Mapping[str, str]
+    ) -> None:
         params = dict(run.params)
-        # The pipeline's own required params point at the run's storage; users never set them.
-        # TODO(issue 10): the names from the pipeline's manifest, once Pipelines returns them.
-        for name, kind in DEFAULT_PLATFORM_PARAMS.items():
+        # The params the pipeline's manifest names (Pipelines returns them with the valid inputs) point at
+        # the run's storage; users never set them.
+        for name, kind in platform_params.items():
             params[name] = self.storage.uri(platform_param_key(run_id, kind))
         files = {
             layout.SAMPLESHEET: run.samplesheet_csv,
@@ -343,12 +344,12 @@ class RunsService:
 
     # --- read ------------------------------------------------------------------------------------
 
-    async def get_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
+    async def get_run(self, caller: Identity, run_id: str) -> Run:
         return await self._visible_run(caller, run_id)
 
     async def list_runs(
         self, caller: Identity, *, filter_text: str, page_size: int, page_token: str, skip: int
-    ) -> tuple[list[asyncpg.Record], str, int]:
+    ) -> tuple[list[Run], str, int]:
         run_filter = parse_filter(filter_text)
         if not caller.is_admin:
             if run_filter.user_email not in (None, caller.email):
@@ -370,32 +371,32 @@ class RunsService:
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            next_token = encode_token(PageToken(last["created_at"], last["run_id"], total), run_filter)
+            next_token = encode_token(PageToken(last.created_at, last.run_id, total), run_filter)
         return rows, next_token, total
 
     # --- state moves -----------------------------------------------------------------------------
 
-    async def cancel_run(self, caller: Identity, run_id: str) -> asyncpg.Record:
-        row = await self._visible_run(caller, run_id)
-        if row["status"] in (st.COMPLETED, st.FAILED):
+    async def cancel_run(self, caller: Identity, run_id: str) -> Run:
+        found = await self._visible_run(caller, run_id)
+        if found.status in (st.COMPLETED, st.FAILED):
             raise FailedPrecondition(
-                f"run {run_id} is {row['status']}; only an active run can be cancelled",
+                f"run {run_id} is {found.status}; only an active run can be cancelled",
                 reason="RUN_TERMINAL",
-                metadata={"current_status": row["status"]},
+                metadata={"current_status": found.status},
             )
-        if row["status"] != st.CANCELLED:
-            await self.launcher.cancel_job(row)  # the job first: a cancelled run must not keep running
+        if found.status != st.CANCELLED:
+            await self.launcher.cancel_job(found)  # the job first: a cancelled run must not keep running
         result = await self.store.move(run_id, st.CANCELLED, reason=f"cancelled by {caller.email}", actor=caller.email)
         return result.run
 
-    async def recover_run(self, caller: Identity, run_id: str, recovery: RecoveryInput) -> asyncpg.Record:
+    async def recover_run(self, caller: Identity, run_id: str, recovery: RecoveryInput) -> Run:
         """A new run that resumes a failed or cancelled one in its work dir (``-resume <session>``)."""
         parent = await self._visible_run(caller, run_id)
-        if parent["status"] not in (st.FAILED, st.CANCELLED):
+        if parent.status not in (st.FAILED, st.CANCELLED):
             raise FailedPrecondition(
-                f"run {run_id} is {parent['status']}; only a failed or cancelled run can be recovered",
+                f"run {run_id} is {parent.status}; only a failed or cancelled run can be recovered",
                 reason="RUN_NOT_RECOVERABLE",
-                metadata={"current_status": parent["status"]},
+                metadata={"current_status": parent.status},
             )
         if len(recovery.notes.encode()) > MAX_NOTE_BYTES:
             raise InvalidArgument(
@@ -412,18 +413,18 @@ class RunsService:
                     " Recover with reuse_work_dir=false to run again from the start.",
                     reason="WORK_DIR_GONE",
                 )
-            session = str(parent["nextflow_session_id"])
+            session = str(parent.nextflow_session_id)
             lineage = Lineage(run_id, recovery.notes or None, work_dir, session_id=session, resume_session_id=session)
         run = RunInput(
-            pipeline=parent["pipeline"],
-            pipeline_version=parent["pipeline_version"],
+            pipeline=parent.pipeline,
+            pipeline_version=parent.pipeline_version,
             samplesheet_csv=(await self.storage.read_bytes(layout.inputs_key(run_id, layout.SAMPLESHEET))).decode(),
             config_content=recovery.override_config
             if recovery.override_config is not None
             else await self._read_text(layout.inputs_key(run_id, USER_CONFIG)),
-            params=dict(recovery.override_params if recovery.override_params is not None else parent["params"]),
-            source_ngs_runs=list(parent["source_ngs_runs"] or []),
-            source_project=parent["source_project"] or "",
+            params=dict(recovery.override_params if recovery.override_params is not None else parent.params),
+            source_ngs_runs=list(parent.source_ngs_runs or []),
+            source_project=parent.source_project or "",
             request_id=recovery.request_id,
         )
         check_run_input(run)
@@ -443,7 +444,7 @@ class RunsService:
 
     async def report_status(
         self, token: str, run_id: str, target: str, *, at: datetime | None, fields: dict[str, object]
-    ) -> asyncpg.Record:
+    ) -> Run:
         """The orchestrator's report; authenticated by the token of that one run."""
         check_run_id(run_id)
         digest = await self.store.token_digest(run_id)
@@ -506,10 +507,10 @@ class RunsService:
             history = await self.hub.events_after(run_id, 0)
             if after_seq <= 0:
                 rows = history[-1:]
-            elif history and after_seq >= history[-1]["seq"] and st.is_terminal(history[-1]["to_status"]):
+            elif history and after_seq >= history[-1].seq and st.is_terminal(history[-1].to_status):
                 return  # a reconnect after the final event (or past it): nothing more will come
             else:
-                rows = [r for r in history if r["seq"] > after_seq]
+                rows = [r for r in history if r.seq > after_seq]
             last, last_time, progress_sent = max(after_seq, 0), None, 0
             while True:
                 for row in rows:
@@ -548,10 +549,5 @@ async def _first_of(*events: asyncio.Event | None) -> None:
             waiter.cancel()
 
 
-def _event(row: asyncpg.Record) -> RunEvent:
-    return RunEvent(
-        seq=row["seq"],
-        time=row["created_at"],
-        run=snapshot_to_row(row["run_snapshot"]),
-        final=st.is_terminal(row["to_status"]),
-    )
+def _event(entry: RunHistoryEntry) -> RunEvent:
+    return RunEvent(seq=entry.seq, time=entry.created_at, run=entry.run, final=st.is_terminal(entry.to_status))

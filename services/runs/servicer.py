@@ -12,7 +12,7 @@ from arc.logs.v1 import log_pb2
 from arc.runs.v1 import run_pb2, runs_service_pb2, runs_service_pb2_grpc
 from arc_core.contracts.run_status import REPORT_TIMESTAMP
 from arc_core.grpc_server import add_methods, current_identity, metadata_dict, servicer_methods
-from arc_core.identity import RUN_TOKEN_HEADER
+from arc_core.identity import RUN_TOKEN_HEADER, Identity
 from services.runs.convert import STATUS_FROM_PROTO, from_struct, run_to_proto, timestamp
 from services.runs.inputs import RunInput
 from services.runs.service import RecoveryInput, RunsService
@@ -28,7 +28,7 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
     def __init__(self, service: RunsService) -> None:
         self.service = service
 
-    async def _caller(self):  # type: ignore[no-untyped-def]
+    async def _caller(self) -> Identity:
         caller = current_identity()
         await self.service.touch_user(caller)
         return caller
@@ -39,7 +39,7 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
     async def ListRuns(
         self, request: runs_service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> runs_service_pb2.ListRunsResponse:
-        rows, next_token, total = await self.service.list_runs(
+        runs, next_token, total = await self.service.list_runs(
             await self._caller(),
             filter_text=request.filter,
             page_size=request.page_size,
@@ -47,7 +47,7 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
             skip=request.skip,
         )
         return runs_service_pb2.ListRunsResponse(
-            runs=[run_to_proto(r) for r in rows], next_page_token=next_token, total_size=total
+            runs=[run_to_proto(r) for r in runs], next_page_token=next_token, total_size=total
         )
 
     async def CreateRun(
@@ -136,8 +136,7 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
             "metrics": from_struct(request.metrics) if request.HasField("metrics") else None,
             "nextflow_session_id": request.nextflow_session_id or None,
         }
-        row = await self.service.report_status(token, request.run_id, target, at=at, fields=fields)
-        return run_to_proto(row)
+        return run_to_proto(await self.service.report_status(token, request.run_id, target, at=at, fields=fields))
 
 
 def add_to_main_server(servicer: RunsServicer, server: grpc.aio.Server) -> None:

@@ -8,7 +8,8 @@ kept and the change is published with ``pg_notify`` (delivered on commit).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,39 +18,12 @@ import asyncpg
 
 from arc_core.errors import FailedPrecondition, NotFound
 from services.runs import status as st
+from services.runs.model import RUN_FIELDS, TIMESTAMP_FIELDS, Run, RunHistoryEntry
 
 NOTIFY_CHANNEL = "arc_run_events"
 
-RUN_COLUMNS = (
-    "run_id",
-    "pipeline",
-    "pipeline_version",
-    "status",
-    "user_email",
-    "user_name",
-    "created_at",
-    "updated_at",
-    "submitted_at",
-    "started_at",
-    "completed_at",
-    "failed_at",
-    "cancelled_at",
-    "gcs_path",
-    "batch_job_name",
-    "params",
-    "sample_count",
-    "source_ngs_runs",
-    "source_project",
-    "parent_run_id",
-    "is_recovery",
-    "recovery_notes",
-    "reused_work_dir",
-    "exit_code",
-    "error_message",
-    "error_task",
-    "metrics",
-    "nextflow_session_id",
-)
+# The columns of the Run model, in its order; the private ones (token digest, request id) never leave the store.
+RUN_COLUMNS = RUN_FIELDS
 _SELECT = ", ".join(RUN_COLUMNS)
 # The same columns as a JSON object, for the history snapshot (timestamps as ISO strings).
 _SNAPSHOT = "jsonb_build_object(" + ", ".join(f"'{c}', r.{c}" for c in RUN_COLUMNS) + ")"
@@ -102,9 +76,18 @@ class RunFilter:
 
 @dataclass(frozen=True)
 class MoveResult:
-    run: asyncpg.Record
+    run: Run
     changed: bool
     seq: int | None
+
+
+@dataclass(frozen=True)
+class StaleRun:
+    """A run the reconciler should look at: its id, status and job."""
+
+    run_id: str
+    status: str
+    batch_job_name: str | None
 
 
 class RunStore:
@@ -117,8 +100,8 @@ class RunStore:
         except (OSError, asyncpg.PostgresError, TimeoutError):
             return False
 
-    async def get_run(self, run_id: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(f"SELECT {_SELECT} FROM runs WHERE run_id = $1", run_id)
+    async def get_run(self, run_id: str) -> Run | None:
+        return _run_or_none(await self.pool.fetchrow(f"SELECT {_SELECT} FROM runs WHERE run_id = $1", run_id))
 
     async def creation_load(self, user_email: str, window_seconds: float) -> tuple[int, int, datetime | None]:
         """(active runs, runs created in the window, the oldest creation in the window) of one user; each
@@ -148,16 +131,18 @@ class RunStore:
         )
         return {row["run_id"] for row in rows}
 
-    async def get_by_request_id(self, user_email: str, request_id: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            f"SELECT {_SELECT} FROM runs WHERE user_email = $1 AND request_id = $2", user_email, request_id
+    async def get_by_request_id(self, user_email: str, request_id: str) -> Run | None:
+        return _run_or_none(
+            await self.pool.fetchrow(
+                f"SELECT {_SELECT} FROM runs WHERE user_email = $1 AND request_id = $2", user_email, request_id
+            )
         )
 
     async def release_request_id(self, run_id: str) -> None:
         """Forget a run's request id, so that a retry of a create that failed makes a new run."""
         await self.pool.execute("UPDATE runs SET request_id = NULL WHERE run_id = $1", run_id)
 
-    async def insert_run(self, run: NewRun, *, reason: str = "created") -> asyncpg.Record | None:
+    async def insert_run(self, run: NewRun, *, reason: str = "created") -> Run | None:
         """Insert a pending run with its first history row; None when its request id was already used.
 
         Raises :class:`RunIdTaken` when another run has this id (the caller draws a new one)."""
@@ -168,7 +153,7 @@ class RunStore:
                 raise RunIdTaken(run.run_id) from None
             raise
 
-    async def _insert_run(self, run: NewRun, reason: str) -> asyncpg.Record | None:
+    async def _insert_run(self, run: NewRun, reason: str) -> Run | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"""
@@ -201,7 +186,7 @@ class RunStore:
                 return None
             await self._record_move(conn, run.run_id, None, st.PENDING, reason, run.user_email)
             await self._bump_stats(conn, run.user_email, total_runs=1)
-            return row
+            return _run(row)
 
     async def move(
         self,
@@ -227,7 +212,7 @@ class RunStore:
                 raise NotFound(f"run {run_id} not found")
             if current == target:
                 row = await conn.fetchrow(f"SELECT {_SELECT} FROM runs WHERE run_id = $1", run_id)
-                return MoveResult(run=row, changed=False, seq=None)
+                return MoveResult(run=_run(row), changed=False, seq=None)
             if current not in st.sources_of(target):
                 raise FailedPrecondition(
                     f"run {run_id} is {current}; it cannot become {target}",
@@ -244,12 +229,13 @@ class RunStore:
                 f"UPDATE runs SET {', '.join(sets)} WHERE run_id = $1 AND status = ${len(args)} RETURNING {_SELECT}",
                 *args,
             )
+            moved = _run(row)
             seq = await self._record_move(conn, run_id, current, target, reason, actor)
             if target == st.COMPLETED:
                 await self._bump_stats(
-                    conn, row["user_email"], successful_runs=1, total_samples_processed=row["sample_count"]
+                    conn, moved.user_email, successful_runs=1, total_samples_processed=moved.sample_count
                 )
-            return MoveResult(run=row, changed=True, seq=seq)
+            return MoveResult(run=moved, changed=True, seq=seq)
 
     @staticmethod
     async def _record_move(
@@ -296,13 +282,25 @@ class RunStore:
             total_samples_processed,
         )
 
-    async def history(self, run_id: str, after_seq: int = 0) -> list[asyncpg.Record]:
-        return await self.pool.fetch(
+    async def history(self, run_id: str, after_seq: int = 0) -> list[RunHistoryEntry]:
+        rows = await self.pool.fetch(
             "SELECT seq, from_status, to_status, reason, actor, created_at, run_snapshot"
             " FROM run_status_history WHERE run_id = $1 AND seq > $2 ORDER BY seq",
             run_id,
             after_seq,
         )
+        return [
+            RunHistoryEntry(
+                seq=row["seq"],
+                from_status=row["from_status"],
+                to_status=row["to_status"],
+                reason=row["reason"],
+                actor=row["actor"],
+                created_at=row["created_at"],
+                run=snapshot_to_run(row["run_snapshot"]),
+            )
+            for row in rows
+        ]
 
     async def list_runs(
         self,
@@ -311,17 +309,18 @@ class RunStore:
         after: tuple[datetime, str] | None,
         skip: int,
         limit: int,
-    ) -> list[asyncpg.Record]:
+    ) -> list[Run]:
         where, args = run_filter.where()
         if after is not None:
             args.extend(after)
             where += f" AND (created_at, run_id) < (${len(args) - 1}, ${len(args)})"
         args.extend([skip, limit])
-        return await self.pool.fetch(
+        rows = await self.pool.fetch(
             f"SELECT {_SELECT} FROM runs WHERE {where}"
             f" ORDER BY created_at DESC, run_id DESC OFFSET ${len(args) - 1} LIMIT ${len(args)}",
             *args,
         )
+        return [_run(row) for row in rows]
 
     async def count_runs(self, run_filter: RunFilter, *, exact_up_to: int) -> int:
         """Exact up to ``exact_up_to`` matches; beyond that the planner's estimate (never below the cap)."""
@@ -353,9 +352,9 @@ class RunStore:
     async def set_token_digest(self, run_id: str, digest: bytes) -> None:
         await self.pool.execute("UPDATE runs SET orchestrator_token_sha256 = $2 WHERE run_id = $1", run_id, digest)
 
-    async def runs_to_reconcile(self, *, quiet_seconds: float, stuck_pending_seconds: float) -> list[asyncpg.Record]:
+    async def runs_to_reconcile(self, *, quiet_seconds: float, stuck_pending_seconds: float) -> list[StaleRun]:
         """Active runs untouched for ``quiet_seconds``, and pending ones never submitted, oldest first."""
-        return await self.pool.fetch(
+        rows = await self.pool.fetch(
             """
             SELECT run_id, status, batch_job_name FROM runs
             WHERE (status IN ('submitted', 'running') AND updated_at < now() - make_interval(secs => $1))
@@ -365,23 +364,31 @@ class RunStore:
             quiet_seconds,
             stuck_pending_seconds,
         )
+        return [StaleRun(row["run_id"], row["status"], row["batch_job_name"]) for row in rows]
 
     async def token_digest(self, run_id: str) -> bytes | None:
         return await self.pool.fetchval("SELECT orchestrator_token_sha256 FROM runs WHERE run_id = $1", run_id)
 
 
-def snapshot_to_row(snapshot: dict[str, Any] | str) -> dict[str, Any]:
-    """A history snapshot (JSON) back into the shape of a runs row."""
-    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
-    for column in (
-        "created_at",
-        "updated_at",
-        "submitted_at",
-        "started_at",
-        "completed_at",
-        "failed_at",
-        "cancelled_at",
-    ):
-        if data.get(column):
-            data[column] = datetime.fromisoformat(data[column])
-    return data
+def _run(values: Mapping[str, Any]) -> Run:
+    """The one mapping from a runs row (an ``asyncpg.Record``) or a history snapshot (its JSON) to a Run."""
+    # .get: a snapshot taken before a column existed lacks it (a Record always has every column).
+    data: dict[str, Any] = {name: values.get(name) for name in RUN_FIELDS}
+    for name in TIMESTAMP_FIELDS:
+        if isinstance(data[name], str):  # a snapshot's timestamps are ISO strings
+            data[name] = datetime.fromisoformat(data[name])
+    if isinstance(data["nextflow_session_id"], uuid.UUID):
+        data["nextflow_session_id"] = str(data["nextflow_session_id"])
+    if data["source_ngs_runs"] is not None:
+        data["source_ngs_runs"] = list(data["source_ngs_runs"])
+    data["is_recovery"] = bool(data["is_recovery"])
+    return Run(**data)
+
+
+def _run_or_none(row: Mapping[str, Any] | None) -> Run | None:
+    return None if row is None else _run(row)
+
+
+def snapshot_to_run(snapshot: Mapping[str, Any] | str) -> Run:
+    """A history snapshot (JSON) back into the Run it was taken of."""
+    return _run(json.loads(snapshot) if isinstance(snapshot, str) else snapshot)

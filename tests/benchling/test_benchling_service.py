@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc
 from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc_core.grpc_errors import from_rpc_error
+from arc_core.paging import encode_offset, query_key
 from arc_core.protos import timestamp
 from arc_core.settings import Settings
 from services.benchling.server import build, demo_fastq_dir
@@ -181,6 +182,7 @@ async def test_paging_over_http(platform: Running) -> None:
     for params, field in (
         ({"page_token": "not-a-token"}, "page_token"),
         ({"page_token": first["next_page_token"], "project": "Atlas PBMC"}, "page_token"),  # other filters
+        ({"page_token": encode_offset(2, query_key("ListPipelines"))}, "page_token"),  # another list's
         ({"page_size": -1}, "page_size"),
     ):
         response = await platform.http.get("/api/benchling/runs", params=params)

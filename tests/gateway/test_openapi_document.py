@@ -1,20 +1,37 @@
-"""The OpenAPI document the gateway serves declares every error a route answers, with the real error body."""
+"""The OpenAPI document the gateway serves declares every error a route answers, with the real error body, and
+every success body: a response model, or a stream's media types with the model of its events."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from arc_core.contracts import run_status
 from gateway.body_limit import MAX_BODY_BYTES
 from gateway.errors import ErrorBody
+from gateway.models.logs import (
+    LogBatch,
+    LogStreamDone,
+    TaskLogEvent,
+    TaskLogStreamDone,
+    TaskOutput,
+    WorkflowLogEvent,
+)
+from gateway.models.runs import Run, RunEvent, RunProgress, WatchDone
 from tests.gateway.conftest import ALICE_HTTP
 from tests.support.platform import Running
+from tests.support.runs import insert_run
 
 # Every route that calls a service can meet these, whatever it is.
 SERVICE_ERRORS = {"400", "401", "403", "429", "503", "504"}
 ERROR_REF = "#/components/schemas/ErrorBody"
+STREAM_RUN = "run-d0c5d0c5"
+LOG_FIXTURES = Path(__file__).resolve().parents[1] / "logs" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +159,121 @@ async def test_streams_and_downloads_declare_what_they_answer(document: dict[str
     assert set(paths["/api/runs/{run_id}/files/{path}"]["get"]["responses"]["200"]["content"]) == {
         "application/octet-stream"
     }
+
+
+STREAM_MEDIA = {"text/event-stream", "application/x-ndjson"}
+DOWNLOAD_MEDIA = {"application/zip", "application/octet-stream"}
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    assert ref.startswith("#/components/schemas/"), ref
+    return document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def _typed(document: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """An object with named properties (`$ref`s resolved), or a union of them: never `{}` nor a bare dict."""
+    resolved = _resolve(document, schema)
+    if "anyOf" in resolved:
+        return all(_typed(document, s) for s in resolved["anyOf"])
+    return resolved.get("type") == "object" and bool(resolved.get("properties"))
+
+
+async def test_every_operation_declares_its_success_body(document: dict[str, Any]) -> None:
+    """JSON routes name their response model; streams and downloads their media types, streams the schema of
+    each event; no route answers a bare untyped `{}` (what a route without a model documents)."""
+    kinds: dict[str, int] = {"json": 0, "stream": 0, "download": 0}
+    for method, path, op in operations(document):
+        success = {status: r for status, r in op["responses"].items() if status.startswith("2")}
+        assert len(success) == 1, (method, path, sorted(success))
+        ((status, response),) = success.items()
+        content = response["content"]
+        assert response["description"], (method, path)
+        if "application/json" in content:
+            kinds["json"] += 1
+            assert set(content) == {"application/json"}, (method, path)
+            schema = content["application/json"]["schema"]
+            assert "$ref" in schema or "anyOf" in schema, (method, path, schema)
+            assert _typed(document, schema), (method, path, schema)
+        elif set(content) == STREAM_MEDIA:
+            kinds["stream"] += 1
+            for media in content.values():
+                assert media["schema"] == {"type": "string"}, (method, path)
+            record = _resolve(document, content["application/x-ndjson"]["itemSchema"])
+            assert set(record["required"]) == {"event", "data"}, (method, path)
+            event = content["text/event-stream"]["itemSchema"]
+            assert event["properties"]["event"]["enum"] == record["properties"]["event"]["enum"], (method, path)
+            data = event["properties"]["data"]
+            assert data["contentMediaType"] == "application/json", (method, path)
+            assert _typed(document, data["contentSchema"]) and data["contentSchema"] == record["properties"]["data"]
+        else:
+            kinds["download"] += 1
+            ((media, body),) = content.items()
+            assert media in DOWNLOAD_MEDIA, (method, path, media)
+            assert body["schema"] == {"type": "string", "format": "binary"}, (method, path)
+    assert kinds == {"json": 18, "stream": 3, "download": 2}, kinds
+
+
+async def test_every_response_schema_resolves(document: dict[str, Any]) -> None:
+    """Every `$ref` in the document names one of its schemas, and every schema is used."""
+    text = json.dumps(document)
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs == set(document["components"]["schemas"]), sorted(refs ^ set(document["components"]["schemas"]))
+
+
+async def test_stream_events_fit_their_models(platform: Running) -> None:
+    """A finished run's three streams, as NDJSON and as SSE: each event is its route's record model, with the
+    data its `event` names, and the last one is `done` (or `error`: the task's work dir is not there)."""
+    run_id = await insert_run(
+        platform.service("runs").store, status=run_status.COMPLETED, run_id=STREAM_RUN, gcs_path=f"runs/{STREAM_RUN}"
+    )
+    storage = platform.service("logs").storage
+    for name, fixture in (("nextflow.log", "nextflow.log"), ("trace.txt", "trace_default.txt")):
+        await storage.write_bytes(f"runs/{run_id}/logs/{name}", (LOG_FIXTURES / fixture).read_bytes())
+    streams: list[tuple[str, type[BaseModel], dict[str, type[BaseModel]], list[str]]] = [
+        (
+            f"/api/runs/{run_id}/events",
+            RunEvent,
+            {"status": Run, "progress": RunProgress, "done": WatchDone, "error": ErrorBody},
+            ["status", "done"],
+        ),
+        (
+            f"/api/runs/{run_id}/logs/stream",
+            WorkflowLogEvent,
+            {"entries": LogBatch, "done": LogStreamDone, "error": ErrorBody},
+            ["entries", "done"],
+        ),
+        (
+            f"/api/runs/{run_id}/tasks/1/logs/stream",
+            TaskLogEvent,
+            {"output": TaskOutput, "done": TaskLogStreamDone, "error": ErrorBody},
+            ["error"],
+        ),
+    ]
+    for path, record, data_of, kinds in streams:
+        ndjson = await platform.http.get(path, headers={**ALICE_HTTP, "Accept": "application/x-ndjson"})
+        assert ndjson.status_code == 200, (path, ndjson.text)
+        records = [record.model_validate_json(line) for line in ndjson.text.splitlines()]
+        sse = await platform.http.get(path, headers=ALICE_HTTP)
+        assert sse.status_code == 200, (path, sse.text)
+        events = [
+            record.model_validate({"event": e["event"], "data": json.loads(e["data"]), "id": e.get("id")})
+            for e in _sse_events(sse.text)
+        ]
+        for event in [*records, *events]:
+            assert isinstance(event.data.root, data_of[event.event]), (path, event)  # type: ignore[attr-defined]
+        assert [r.event for r in records] == [e.event for e in events], path
+        assert sorted(set(r.event for r in records)) == sorted(kinds), (path, records)
+        assert records[-1].event == kinds[-1], (path, records[-1])
+
+
+def _sse_events(text: str) -> list[dict[str, str]]:
+    """The events of an SSE body (comments and pings skipped); one `data:` line each, as the gateway writes."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if "data" in fields:
+            events.append(fields)
+    return events

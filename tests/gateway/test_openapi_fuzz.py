@@ -3,10 +3,11 @@
 For each operation of the document the gateway serves, schemathesis generates valid and invalid requests
 (path, query, headers, body) and sends them to the running gateway; some of the valid ones name things
 that exist (a finished run of the caller's with its logs, trace and a result, a catalog pipeline, a
-Benchling NGS run), so the fuzz gets past "no such run" into the routes' real work. Two checks: no answer
-is a 5xx (``not_a_server_error``), and every status returned is one the document declares
-(``status_code_conformance``). Bounded and deterministic: a few examples per operation, a fixed seed
-(``derandomize``), no example database, no shrinking.
+Benchling NGS run), so the fuzz gets past "no such run" into the routes' real work. Three checks: no answer
+is a 5xx (``not_a_server_error``), every status returned is one the document declares
+(``status_code_conformance``), and every JSON body fits the schema the document gives for its status
+(``response_schema_conformance``: the response models, and the error body). Bounded and deterministic: a
+few examples per operation, a fixed seed (``derandomize``), no example database, no shrinking.
 
 Hypothesis drives blocking ``requests`` calls, so each operation's fuzz runs in a worker thread while the
 platform keeps serving on the test's event loop.
@@ -33,7 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import status_code_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from arc_core.settings import Settings
 from gateway.main import create_app
@@ -48,7 +49,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "logs" / "fixtures"
 
 MAX_EXAMPLES = 15
 REQUEST_TIMEOUT_SECONDS = 15.0
-CHECKS = [not_a_server_error, status_code_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 # Server-Sent Event streams stay open while a run lives: they are not request/response calls.
 STREAMS = {"watch_run", "stream_workflow_log", "stream_task_logs"}
 
@@ -166,7 +167,7 @@ async def test_every_phase_with_the_schemathesis_runner(platform: Running, tmp_p
         "--phases",
         "examples,coverage,fuzzing",
         "--checks",
-        "not_a_server_error,status_code_conformance",
+        ",".join(check.__name__ for check in CHECKS),
         "--max-examples",
         str(MAX_EXAMPLES),
         "--generation-deterministic",  # a fixed seed and no example database

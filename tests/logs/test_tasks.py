@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from arc.logs.v1 import logs_service_pb2
+from arc_core.paging import encode_offset, query_key
 from services.logs.trace_parser import parse_trace, progress
 from tests.logs.conftest import (
     ALICE,
@@ -143,6 +144,21 @@ async def test_filters_and_pages(logs, runs_service, storage) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await list_tasks(logs, run_id, metadata=BOB)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_token_of_another_run_or_list_is_refused(logs, runs_service, storage) -> None:
+    """Tokens are in the shared format (arc_core.paging), bound to the list, the run and the filters."""
+    run_ids = [await insert_run(runs_service) for _ in range(2)]
+    for run_id in run_ids:
+        await put(storage, run_id, "trace.txt", fixture_bytes("trace_default.txt"))
+    first = await list_tasks(logs, run_ids[0], page_size=2)
+    assert first.next_page_token and not first.next_page_token.isdecimal()
+    other_list = encode_offset(2, query_key("ListPipelines"))
+    for run_id, token in ((run_ids[1], first.next_page_token), (run_ids[0], other_list)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await list_tasks(logs, run_id, page_size=2, page_token=token)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.value.details() == "page_token does not match the request"
 
 
 async def test_status_filter_takes_any_case(logs, runs_service, storage) -> None:

@@ -1,4 +1,5 @@
-"""ParsedTrace.extended: a growing trace parsed piece by piece equals the whole trace parsed at once."""
+"""ParsedTrace.extended: a growing trace parsed piece by piece equals the whole trace parsed at once; the one
+cache of parsed traces (``trace_cache``) and what it bounds."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_extension_leaves_the_previous_version_untouched() -> None:
 
 
 def test_cache_is_bounded_by_tasks_too() -> None:
-    from services.logs.trace_parser import TraceCache
+    from services.logs.trace_cache import TraceCache
 
     cache = TraceCache(max_entries=8, max_tasks=500)
     traces = [ParsedTrace.from_data(f"u{i}", "1", "".join(trace_lines(200, i)).encode()) for i in range(4)]
@@ -83,3 +84,33 @@ def test_cache_is_bounded_by_tasks_too() -> None:
     big = ParsedTrace.from_data("big", "1", "".join(trace_lines(900, 9)).encode())
     cache.put(big)
     assert len(cache) == 1 and cache.get("big", "1") is big  # the newest always stays
+
+
+async def test_one_cache_holds_the_parse_and_how_far_it_was_read(tmp_path: Path) -> None:
+    """TaskStore keeps no second table of read states: an entry's read state is evicted with its parse, so
+    the cache's bounds (traces, tasks) bound both."""
+    from arc_core.storage import LocalStorage
+    from services.logs.tasks import TaskStore, trace_key
+
+    storage = LocalStorage(tmp_path)
+    lines = trace_lines(30, 7)
+    run_ids = [f"run-0000000{i}" for i in range(3)]
+    for run_id in run_ids:
+        path = tmp_path / trace_key(run_id)
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(lines[:21]))
+    store = TaskStore(storage, max_runs=2)
+    first = await store.trace(run_ids[0])
+    assert first is not None and len(first.tasks) == 20
+    entry = store.cache.latest(storage.uri(trace_key(run_ids[0])))
+    assert entry is not None and entry.parsed is first and entry.read_state.consumed == len("".join(lines[:21]))
+
+    with open(tmp_path / trace_key(run_ids[0]), "a") as fh:
+        fh.write("".join(lines[21:]))
+    grown = await store.trace(run_ids[0])
+    assert grown is not None and snapshot(grown) == snapshot(ParsedTrace.from_data("", "", "".join(lines)))
+    assert len(store.cache) == 1  # the new version replaced the old one, with its read state
+
+    for run_id in run_ids[1:]:
+        assert await store.trace(run_id) is not None
+    assert len(store.cache) == 2 and store.cache.latest(storage.uri(trace_key(run_ids[0]))) is None

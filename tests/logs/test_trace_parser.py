@@ -1,4 +1,4 @@
-"""Tests for services.logs.trace_parser on realistic Nextflow trace files."""
+"""Tests for services.logs.trace_parser (and trace_cache) on realistic Nextflow trace files."""
 
 from __future__ import annotations
 
@@ -11,25 +11,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arc_core.errors import InvalidArgument
+from arc_core.paging import paginate, query_key
+from services.logs.trace_cache import TraceCache, local_version
 from services.logs.trace_parser import (
     DEFAULT_FIELDS,
     ParsedTrace,
     ProcessProgress,
     TaskRecord,
-    TraceCache,
-    decode_page_token,
-    encode_page_token,
     filter_tasks,
-    local_version,
-    paginate,
     parse_bytes,
     parse_duration_ms,
     parse_percent,
     parse_timestamp,
     parse_trace,
     progress,
-    query_fingerprint,
     split_name,
 )
 
@@ -388,47 +383,14 @@ def test_filter_tasks() -> None:
     assert filter_tasks(tasks) == tasks and filter_tasks(tasks, status="", process=[]) == tasks
 
 
-def test_page_token_round_trip_and_garbage() -> None:
-    fp = query_fingerprint("run-1a2b3c4d", "FAILED", None)
-    assert decode_page_token(encode_page_token(1234, fp), fp) == 1234
-    assert decode_page_token("", fp) == 0
-    for garbage in ["%%%", "abc", "dDE6eDpm", encode_page_token(5, "other"), "A" * 300, "t1:5:"]:
-        with pytest.raises(InvalidArgument) as info:
-            decode_page_token(garbage, fp)
-        assert info.value.violations[0].field == "page_token"
-
-
-def test_paginate_walks_every_item_once() -> None:
-    items = list(range(1234))
-    fp = query_fingerprint("run-1", None, None)
-    seen: list[int] = []
-    token = ""
-    pages = 0
-    while True:
-        page = paginate(items, 100, token, fp)
-        assert page.total_size == 1234
-        seen.extend(page.items)
-        pages += 1
-        token = page.next_page_token
-        if not token:
-            break
-    assert seen == items and pages == 13
-    assert len(paginate(items, 0).items) == 100  # default size
-    assert len(paginate(items, 10**6).items) == 1000  # clamped
-    assert paginate([], 10).items == [] and paginate([], 10).next_page_token == ""
-    with pytest.raises(InvalidArgument):
-        paginate(items, -1)
-    with pytest.raises(InvalidArgument):
-        paginate(items, 10, paginate(items, 10, "", fp).next_page_token, "another query")
-
-
 def test_page_token_survives_a_growing_trace() -> None:
     data = read("trace_default.txt")
     lines = data.split(b"\n")
     first = parse_trace(b"\n".join(lines[:5]) + b"\n")  # 4 tasks so far
-    page = paginate(first, 3, "", "q")
+    query = query_key("ListTasks", "run-1a2b3c4d", "", "")
+    page = paginate(first, 3, "", query)
     grown = parse_trace(data)
-    rest = paginate(grown, 3, page.next_page_token, "q")
+    rest = paginate(grown, 3, page.next_page_token, query)
     assert [t.task_id for t in page.items + rest.items] == [t.task_id for t in grown[:6]]
 
 

@@ -174,7 +174,7 @@ async def run_orchestrator(env: dict[str, str], tmp_path: Path, name: str = "orc
 
 
 async def statuses(service: RunsService, run_id: str) -> list[str]:
-    return [h["to_status"] for h in await service.store.history(run_id)]
+    return [h.to_status for h in await service.store.history(run_id)]
 
 
 async def read_text(service: RunsService, key: str) -> str | None:
@@ -217,10 +217,10 @@ async def test_success_reports_running_then_completed_and_uploads_logs(
 
     assert await statuses(service, run.run_id) == ["pending", "submitted", "running", "completed"]
     row = await service.store.get_run(run.run_id)
-    assert row["exit_code"] == 0 and row["error_message"] is None
-    assert row["started_at"] <= row["completed_at"]
-    assert str(row["nextflow_session_id"]) == run.spec.session_id
-    metrics = row["metrics"]
+    assert row.exit_code == 0 and row.error_message is None
+    assert row.started_at <= row.completed_at
+    assert str(row.nextflow_session_id) == run.spec.session_id
+    metrics = row.metrics
     assert metrics["tasks_total"] == metrics["tasks_succeeded"] == 5
     assert metrics["tasks_failed"] == metrics["tasks_cached"] == 0
     assert metrics["duration_seconds"] > 0 and "failure_kind" not in metrics
@@ -247,7 +247,7 @@ async def test_logs_are_copied_while_nextflow_runs(platform: Running, service: R
     log_sizes: set[int] = set()
     trace_rows_seen: set[int] = set()
     while orch.proc.returncode is None:
-        status = (await service.store.get_run(run.run_id))["status"]
+        status = (await service.store.get_run(run.run_id)).status
         log = await read_text(service, f"{run.root}/logs/nextflow.log")
         trace = await read_text(service, f"{run.root}/logs/trace.txt")
         if status == "running" and orch.proc.returncode is None:
@@ -273,12 +273,12 @@ async def test_failing_task_reports_failed_with_the_task(
 
     assert await statuses(service, run.run_id) == ["pending", "submitted", "running", "failed"]
     row = await service.store.get_run(run.run_id)
-    assert row["exit_code"] == 1 and row["failed_at"] is not None
-    assert row["error_task"] == FASTQC_2
-    assert "terminated with an error exit status (1)" in row["error_message"]
-    assert "SequenceFormatException" in row["error_message"]
-    assert row["metrics"]["failure_kind"] == "task"
-    assert row["metrics"]["tasks_failed"] == 1
+    assert row.exit_code == 1 and row.failed_at is not None
+    assert row.error_task == FASTQC_2
+    assert "terminated with an error exit status (1)" in row.error_message
+    assert "SequenceFormatException" in row.error_message
+    assert row.metrics["failure_kind"] == "task"
+    assert row.metrics["tasks_failed"] == 1
     log = await read_text(service, f"{run.root}/logs/nextflow.log")
     assert log and f"Error executing process > '{FASTQC_2}'" in log
     assert await service.storage.stat(f"{run.root}/logs/report.html") is not None
@@ -291,10 +291,10 @@ async def test_config_error_reports_a_launch_failure(platform: Running, service:
     assert code == 1, stderr
 
     row = await service.store.get_run(run.run_id)
-    assert row["status"] == "failed" and row["exit_code"] == 1
-    assert row["metrics"]["failure_kind"] == "launch"
-    assert "Unable to parse config file" in row["error_message"]
-    assert row["error_task"] is None
+    assert row.status == "failed" and row.exit_code == 1
+    assert row.metrics["failure_kind"] == "launch"
+    assert "Unable to parse config file" in row.error_message
+    assert row.error_task is None
     log = await read_text(service, f"{run.root}/logs/nextflow.log")
     assert log and "ERROR nextflow.cli.Launcher" in log
 
@@ -317,9 +317,9 @@ async def test_nextflow_that_cannot_run_fails_fast_with_the_install_hint(
 
     assert await statuses(service, run.run_id) == ["pending", "submitted", "failed"]
     row = await service.store.get_run(run.run_id)
-    assert row["exit_code"] == 127 and row["metrics"]["failure_kind"] == "launch"
-    assert str(binary) in row["error_message"]
-    assert INSTALL_URL in row["error_message"] and "ARC_NEXTFLOW_BIN" in row["error_message"]
+    assert row.exit_code == 127 and row.metrics["failure_kind"] == "launch"
+    assert str(binary) in row.error_message
+    assert INSTALL_URL in row.error_message and "ARC_NEXTFLOW_BIN" in row.error_message
     assert exit_marker(tmp_path)["exit_code"] == 127
 
 
@@ -329,8 +329,8 @@ async def test_missing_inputs_fail_the_run(platform: Running, service: RunsServi
     code, stderr = await run_orchestrator(orchestrator_env(run.spec, tmp_path), tmp_path)
     assert code == 1, stderr
     row = await service.store.get_run(run.run_id)
-    assert row["status"] == "failed" and row["metrics"]["failure_kind"] == "launch"
-    assert "Cannot read the run's inputs" in row["error_message"] and "nextflow.config" in row["error_message"]
+    assert row.status == "failed" and row.metrics["failure_kind"] == "launch"
+    assert "Cannot read the run's inputs" in row.error_message and "nextflow.config" in row.error_message
 
 
 async def test_incomplete_environment_exits_2(tmp_path: Path) -> None:
@@ -387,7 +387,7 @@ async def test_sigterm_stops_nextflow_and_uploads_logs(
 
     async def task_running() -> bool:
         log = await read_text(service, log_key)
-        status = (await service.store.get_run(run.run_id))["status"]
+        status = (await service.store.get_run(run.run_id)).status
         return status == "running" and bool(log) and "Submitted process >" in log
 
     await wait_for(task_running, 15, "a running task")
@@ -406,7 +406,7 @@ async def test_sigterm_stops_nextflow_and_uploads_logs(
     row = await service.store.get_run(run.run_id)
     # A stop from outside reports no outcome: a cancel is recorded by the platform, a preempted job is
     # retried by Cloud Batch (or settled by the reconciler from the job's final state).
-    assert row["status"] == ("cancelled" if cancelled_first else "running")
+    assert row.status == ("cancelled" if cancelled_first else "running")
     assert "not reporting an outcome" in orch.stderr
     assert exit_marker(tmp_path)["exit_code"] == 143
 
@@ -422,7 +422,7 @@ async def test_run_cancelled_before_it_started_stops_nextflow(
     assert code == 143, stderr
     assert time.monotonic() - started < 10  # well before the 15 s the tasks would take
     assert "the run is already cancelled" in stderr
-    assert (await service.store.get_run(run.run_id))["status"] == "cancelled"
+    assert (await service.store.get_run(run.run_id)).status == "cancelled"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ async def test_recovery_resumes_from_a_fresh_launch_dir(
     code, stderr = await run_orchestrator(orchestrator_env(first.spec, tmp_path / "vm1"), tmp_path, "first")
     assert code == 1, stderr
     first_row = await service.store.get_run(first.run_id)
-    session = str(first_row["nextflow_session_id"])
+    session = str(first_row.nextflow_session_id)
     assert session == first.spec.session_id
     rows1 = trace_rows(await read_text(service, f"{first.root}/logs/trace.txt") or "")
     completed1 = by_status(rows1, "COMPLETED")
@@ -466,11 +466,11 @@ async def test_recovery_resumes_from_a_fresh_launch_dir(
 
     assert await statuses(service, second.run_id) == ["pending", "submitted", "running", "completed"]
     row = await service.store.get_run(second.run_id)
-    assert str(row["nextflow_session_id"]) == session  # the session that holds the cache
+    assert str(row.nextflow_session_id) == session  # the session that holds the cache
     rows2 = trace_rows(await read_text(service, f"{second.root}/logs/trace.txt") or "")
     assert by_status(rows2, "CACHED") == completed1
     assert FASTQC_2 in by_status(rows2, "COMPLETED")
-    assert row["metrics"]["tasks_cached"] == len(completed1)
+    assert row.metrics["tasks_cached"] == len(completed1)
     log = await read_text(service, f"{second.root}/logs/nextflow.log") or ""
     assert "Cached process >" in log and "Unable to find the cache" not in log
 
@@ -522,7 +522,7 @@ async def test_status_reports_retry_until_the_service_answers(
     assert await statuses(service, run.run_id) == ["pending", "submitted", "running", "completed"]
     assert len(re.findall(r"status report to \S+ failed \(attempt \d+", orch.stderr)) >= 3
     row = await service.store.get_run(run.run_id)
-    assert row["started_at"] < row["completed_at"]  # reported in order, with Nextflow's own times
+    assert row.started_at < row.completed_at  # reported in order, with Nextflow's own times
 
 
 async def _contains(orch: Orchestrator, text: str) -> bool:
@@ -540,7 +540,7 @@ async def test_failed_log_upload_does_not_fail_a_good_run(
     assert code == 0, stderr
 
     row = await service.store.get_run(run.run_id)
-    assert row["status"] == "completed" and row["exit_code"] == 0
+    assert row.status == "completed" and row.exit_code == 0
     assert "gave up uploading" in stderr and "report.html" in stderr
     assert blocker.is_dir()
     assert await read_text(service, f"{run.root}/logs/nextflow.log")
@@ -634,5 +634,5 @@ async def test_a_second_attempt_resumes_its_own_session_and_keeps_the_first_atte
     rows = trace_rows(await read_text(service, trace_key) or "")
     assert completed1 <= by_status(rows, "CACHED")  # the finished tasks were not run again
     row = await service.store.get_run(run.run_id)
-    assert row["status"] == "completed" and row["exit_code"] == 0
-    assert str(row["nextflow_session_id"]) == run.spec.session_id
+    assert row.status == "completed" and row.exit_code == 0
+    assert str(row.nextflow_session_id) == run.spec.session_id

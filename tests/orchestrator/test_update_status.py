@@ -147,9 +147,9 @@ async def test_command_reports_through_the_runs_service(platform: Running) -> No
     assert code == 0, err
 
     row = await service.store.get_run(run_id)
-    assert row["status"] == "completed" and row["exit_code"] == 0 and row["metrics"] == metrics
-    assert row["started_at"] == datetime(2024, 5, 1, 12, tzinfo=UTC)
-    assert [h["to_status"] for h in await service.store.history(run_id)] == [
+    assert row.status == "completed" and row.exit_code == 0 and row.metrics == metrics
+    assert row.started_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert [h.to_status for h in await service.store.history(run_id)] == [
         "pending",
         "submitted",
         "running",
@@ -159,13 +159,13 @@ async def test_command_reports_through_the_runs_service(platform: Running) -> No
     # After a terminal state the service refuses: reported once, not retried, exit 1.
     code, out, err = await update_status(run_id, "failed", "--error_message", "late", env=env)
     assert code == 1 and "refused" in err and "cannot become failed" in err
-    assert (await service.store.get_run(run_id))["status"] == "completed"
+    assert (await service.store.get_run(run_id)).status == "completed"
 
     # Another run's token is not accepted.
     other_id, _ = await submitted_run(service)
     code, out, err = await update_status(other_id, "running", env=env)
     assert code == 1 and "Unauthenticated" in err
-    assert (await service.store.get_run(other_id))["status"] == "submitted"
+    assert (await service.store.get_run(other_id)).status == "submitted"
 
 
 async def test_command_needs_token_and_address() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.pipelines.catalog import DEFAULT_CATALOG_DIR, Catalog, PipelineVersionSchema
+from services.pipelines.catalog import DEFAULT_CATALOG_DIR, Catalog
+from services.pipelines.models import PipelineVersionSchema
 
 SCRNASEQ = "nf-core/scrnaseq"
 VALID_PARAMS: dict[str, Any] = {"genome": "GRCh38", "protocol": "10XV3", "aligner": "star"}

@@ -10,14 +10,9 @@ import pytest
 import yaml
 
 from arc_core.errors import InvalidArgument, NotFound
-from services.pipelines.catalog import (
-    DEFAULT_CATALOG_DIR,
-    Catalog,
-    CatalogError,
-    build_params_schema,
-    is_semver,
-    semver_key,
-)
+from services.pipelines.catalog import DEFAULT_CATALOG_DIR, Catalog, CatalogError
+from services.pipelines.nf_schema import build_params_schema
+from services.pipelines.semver import is_semver, semver_key
 
 SCRNASEQ = "nf-core/scrnaseq"
 

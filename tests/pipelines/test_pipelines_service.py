@@ -17,7 +17,9 @@ import grpc
 import pytest
 
 from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
+from arc.runs.v1 import runs_service_pb2
 from arc_core.grpc_errors import from_rpc_error
+from arc_core.paging import encode_offset, query_key
 from arc_core.protos import to_struct
 from services.pipelines.catalog import DEFAULT_CATALOG_DIR
 from tests.pipelines.test_config_render import HOSTILE, parse_groovy_single_quoted
@@ -72,6 +74,23 @@ async def test_list_pipelines_over_http_and_grpc(platform: Running, pipelines) -
     assert second.next_page_token == ""
     bad = await platform.http.get("/api/pipelines", params={"page_size": -1})
     assert bad.status_code == 400 and _detail(bad.json(), "BadRequest")["field_violations"][0]["field"] == "page_size"
+
+
+async def test_list_pipelines_tokens_are_opaque_and_bound_to_the_list(platform: Running, pipelines) -> None:
+    """The shared token format (arc_core.paging): no longer a bare integer a client can make up, and a token
+    of another list is refused."""
+    first = await pipelines.ListPipelines(pipelines_service_pb2.ListPipelinesRequest(page_size=1), metadata=ALICE)
+    assert first.next_page_token and not first.next_page_token.isdecimal()
+    runs_page = await platform.runs.ListRuns(runs_service_pb2.ListRunsRequest(page_size=1), metadata=ALICE)
+    other_list = runs_page.next_page_token or encode_offset(1, query_key("ListTasks", "run-1a2b3c4d", "", ""))
+    for token, message in [("1", "invalid page_token"), (other_list, "page_token does not match the request")]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await pipelines.ListPipelines(pipelines_service_pb2.ListPipelinesRequest(page_token=token), metadata=ALICE)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and err.value.details() == message
+        rest = await platform.http.get("/api/pipelines", params={"page_token": token}, headers=ALICE_HTTP)
+        assert rest.status_code == 400 and _detail(rest.json(), "BadRequest")["field_violations"][0]["field"] == (
+            "page_token"
+        )
 
 
 async def test_get_pipeline_by_a_name_with_a_slash(platform: Running) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from arc_core.errors import FieldViolation, InvalidArgument
-from services.pipelines.catalog import Catalog, PipelineVersionSchema
+from services.pipelines.catalog import Catalog
+from services.pipelines.models import PipelineVersionSchema
 from services.pipelines.validation import (
     MAX_SAMPLESHEET_BYTES,
     check_params,

@@ -241,7 +241,7 @@ async def test_per_user_limits_answer_429_with_retry_after(make_database, tmp_pa
         # Three created within the hour (finished ones too) hit the creation rate.
         await insert_run(store, status="completed", user_email="alice@example.com")
         for run in await store.pool.fetch("SELECT run_id FROM runs WHERE user_email = 'alice@example.com'"):
-            if (await store.get_run(run["run_id"]))["status"] == "running":
+            if (await store.get_run(run["run_id"])).status == "running":
                 await store.move(run["run_id"], "cancelled", reason="test", actor="test")
         fast = await running.http.post("/api/runs", json=body(), headers=ALICE_HTTP)
         assert fast.status_code == 429 and "in the last hour" in fast.json()["error"]["message"]

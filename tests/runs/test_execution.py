@@ -224,7 +224,7 @@ async def test_recover_from_scratch_gets_a_fresh_session_and_reports_itself(plat
     assert trace and "CACHED" not in {r["status"] for r in trace}
     history = await platform.service("runs").store.history(child["run_id"])
     settled = history[-1]
-    assert settled["to_status"] == "completed" and settled["actor"] == "orchestrator"  # not the reconciler
+    assert settled.to_status == "completed" and settled.actor == "orchestrator"  # not the reconciler
 
 
 async def test_a_run_id_that_clashes_never_touches_the_existing_run(

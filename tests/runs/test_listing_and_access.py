@@ -6,6 +6,7 @@ import grpc
 import pytest
 
 from arc.runs.v1 import runs_service_pb2
+from arc_core.paging import encode_offset, query_key
 from services.runs import status as st
 from tests.runs.conftest import insert_run
 from tests.support.platform import email_metadata
@@ -114,6 +115,14 @@ async def test_token_from_another_filter_is_refused(platform, runs_service) -> N
             metadata=meta,
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details() == "page_token does not match the request"
+    for token, message in (
+        (encode_offset(2, query_key("ListPipelines")), "page_token does not match the request"),  # another list's
+        (encode_offset(2, query_key("ListRuns", None, None, owner)), "invalid page_token"),  # not a keyset position
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await platform.runs.ListRuns(runs_service_pb2.ListRunsRequest(page_token=token), metadata=meta)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and err.value.details() == message
 
 
 async def test_rest_pages_and_filters(platform, runs_service) -> None:

@@ -104,12 +104,12 @@ async def test_job_state_settles_the_run(
     before = len(await store.history(run_id))
     await reconciler(executor).reconcile_once()
     row = await store.get_run(run_id)
-    assert row["status"] == expected
+    assert row.status == expected
     added = (await store.history(run_id))[before:]
-    assert [h["to_status"] for h in added] == history
-    assert all(h["reason"].startswith("reconciler:") and h["actor"] == "reconciler" for h in added)
+    assert [h.to_status for h in added] == history
+    assert all(h.reason.startswith("reconciler:") and h.actor == "reconciler" for h in added)
     if expected == st.FAILED:
-        assert row["exit_code"] == 3 and "without reporting" in row["error_message"]
+        assert row.exit_code == 3 and "without reporting" in row.error_message
 
 
 async def test_deleted_job_means_cancelled(store, fake_batch, reconciler) -> None:
@@ -117,8 +117,8 @@ async def test_deleted_job_means_cancelled(store, fake_batch, reconciler) -> Non
     run_id = await make_run(store, st.RUNNING, "projects/test-project/locations/us-central1/jobs/nf-gone")
     await reconciler(executor).reconcile_once()
     row = await store.get_run(run_id)
-    assert row["status"] == st.CANCELLED
-    assert "is gone" in (await store.history(run_id))[-1]["reason"]
+    assert row.status == st.CANCELLED
+    assert "is gone" in (await store.history(run_id))[-1].reason
 
 
 async def test_grace_leaves_time_for_the_orchestrators_own_report(store, fake_batch, reconciler) -> None:
@@ -128,7 +128,7 @@ async def test_grace_leaves_time_for_the_orchestrators_own_report(store, fake_ba
     fake_batch.set_state(job_name, State.FAILED, exit_code=1)
     await make_run(store, st.RUNNING, job_name, run_id)
     assert await reconciler(executor, grace=60).reconcile_once() == []
-    assert (await store.get_run(run_id))["status"] == st.RUNNING
+    assert (await store.get_run(run_id)).status == st.RUNNING
 
 
 async def test_pending_run_that_never_got_submitted_fails(store, fake_batch, reconciler) -> None:
@@ -136,7 +136,7 @@ async def test_pending_run_that_never_got_submitted_fails(store, fake_batch, rec
     await store.pool.execute("UPDATE runs SET updated_at = now() - interval '1 hour' WHERE run_id = $1", run_id)
     await reconciler(batch_executor_for(fake_batch)).reconcile_once()
     row = await store.get_run(run_id)
-    assert row["status"] == st.FAILED and "never submitted" in (await store.history(run_id))[-1]["reason"]
+    assert row.status == st.FAILED and "never submitted" in (await store.history(run_id))[-1].reason
 
 
 async def test_backend_down_changes_nothing(store, fake_batch, reconciler) -> None:
@@ -150,7 +150,7 @@ async def test_backend_down_changes_nothing(store, fake_batch, reconciler) -> No
     fake_batch.fail_next(grpc.StatusCode.UNAVAILABLE, "down", times=100, method="GetJob")
     fixes = await reconciler(executor).reconcile_once()
     assert run_id not in {f.run_id for f in fixes}
-    assert (await store.get_run(run_id))["status"] == st.RUNNING
+    assert (await store.get_run(run_id)).status == st.RUNNING
 
 
 async def test_one_leader_across_replicas(store, fake_batch, reconciler) -> None:
@@ -194,5 +194,5 @@ async def test_a_cancel_during_submit_answers_the_cancelled_run_when_delete_fail
     )
     row = await store.get_run(run_id)
     answered = await launcher.submit(row, "token", resume_session_id=None)
-    assert answered["status"] == st.CANCELLED  # the caller's answer is the run's true state, not the error
+    assert answered.status == st.CANCELLED  # the caller's answer is the run's true state, not the error
     assert len(fake_batch.calls("DeleteJob")) == 1  # the delete was tried

@@ -29,21 +29,21 @@ async def test_every_move(runs_service: RunsService, source: str, target: str) -
     before = await runs_service.store.history(run_id)
     if source == target:
         result = await runs_service.store.move(run_id, target, reason="repeat", actor="test")
-        assert not result.changed and result.run["status"] == source
+        assert not result.changed and result.run.status == source
         assert await runs_service.store.history(run_id) == before  # a repeat writes nothing
     elif target in st.ALLOWED_MOVES[source]:
         result = await runs_service.store.move(run_id, target, reason="test", actor="test")
-        assert result.changed and result.run["status"] == target
-        assert result.run[st.TIMESTAMP_COLUMN[target]] is not None
-        assert result.run["updated_at"] >= before[-1]["created_at"]
+        assert result.changed and result.run.status == target
+        assert getattr(result.run, st.TIMESTAMP_COLUMN[target]) is not None
+        assert result.run.updated_at >= before[-1].created_at
         history = await runs_service.store.history(run_id)
-        assert [h["to_status"] for h in history][-1] == target
-        assert history[-1]["from_status"] == source and history[-1]["seq"] == len(history)
+        assert [h.to_status for h in history][-1] == target
+        assert history[-1].from_status == source and history[-1].seq == len(history)
     else:
         with pytest.raises(FailedPrecondition, match=f"is {source}; it cannot become {target}"):
             await runs_service.store.move(run_id, target, reason="test", actor="test")
         row = await runs_service.store.get_run(run_id)
-        assert row["status"] == source
+        assert row.status == source
         assert await runs_service.store.history(run_id) == before
 
 
@@ -70,22 +70,23 @@ async def test_fifty_concurrent_conflicting_moves(runs_service: RunsService) -> 
     for target, result in results:
         if target == winner_target:
             # the same status again is a no-op, never an error
-            assert not isinstance(result, Exception) and result.run["status"] == winner_target
+            assert not isinstance(result, Exception) and result.run.status == winner_target
         else:
             assert isinstance(result, FailedPrecondition)
     row = await runs_service.store.get_run(run_id)
     history = await runs_service.store.history(run_id)
-    assert row["status"] == winner_target == history[-1]["to_status"]
-    assert [h["to_status"] for h in history] == [st.PENDING, st.SUBMITTED, st.RUNNING, winner_target]
-    assert [h["seq"] for h in history] == [1, 2, 3, 4]
+    assert row.status == winner_target == history[-1].to_status
+    assert [h.to_status for h in history] == [st.PENDING, st.SUBMITTED, st.RUNNING, winner_target]
+    assert [h.seq for h in history] == [1, 2, 3, 4]
 
 
 async def test_history_snapshot_matches_row(runs_service: RunsService) -> None:
     run_id = await run_at(runs_service, st.COMPLETED)
     row = await runs_service.store.get_run(run_id)
-    snapshot = (await runs_service.store.history(run_id))[-1]["run_snapshot"]
-    assert snapshot["status"] == row["status"] == st.COMPLETED
-    assert snapshot["completed_at"] is not None
+    snapshot = (await runs_service.store.history(run_id))[-1].run
+    assert snapshot.status == row.status == st.COMPLETED
+    assert snapshot.completed_at is not None
+    assert snapshot == row  # the snapshot maps back to the very Run the store returns
 
 
 async def test_report_status_needs_the_runs_own_token(platform, runs_service: RunsService) -> None:
@@ -100,7 +101,7 @@ async def test_report_status_needs_the_runs_own_token(platform, runs_service: Ru
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await platform.status.ReportRunStatus(running)  # no token at all
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert (await runs_service.store.get_run(run_b))["status"] == st.SUBMITTED
+    assert (await runs_service.store.get_run(run_b)).status == st.SUBMITTED
 
     ok = runs_service_pb2.ReportRunStatusRequest(run_id=run_a, status=run_pb2.Run.RUNNING)
     run = await platform.status.ReportRunStatus(ok, metadata=(("x-arc-run-token", token_a),))
@@ -125,7 +126,7 @@ async def test_report_is_idempotent_and_final_after_terminal(platform, runs_serv
         await platform.status.ReportRunStatus(completed, metadata=auth)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     row = await runs_service.store.get_run(run_id)
-    assert row["status"] == st.FAILED and row["exit_code"] == 1
+    assert row.status == st.FAILED and row.exit_code == 1
 
 
 async def test_user_stats_follow_runs(runs_service: RunsService) -> None:

@@ -55,7 +55,7 @@ async def test_report_with_the_runs_token_on_the_status_port(platform: Running, 
     token = await runs_service.issue_orchestrator_token(run_id)
     run = await platform.status.ReportRunStatus(running(run_id), metadata=((RUN_TOKEN_HEADER, token),))
     assert run.status == run_pb2.Run.RUNNING and run.HasField("started_at")
-    assert (await runs_service.store.get_run(run_id))["status"] == st.RUNNING
+    assert (await runs_service.store.get_run(run_id)).status == st.RUNNING
 
 
 async def test_orchestrators_are_told_the_status_port(platform: Running, runs_service: RunsService) -> None:
@@ -85,7 +85,7 @@ async def test_a_dev_identity_header_reaches_no_other_method_on_the_status_port(
         async for _ in watch:
             pass
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert (await runs_service.store.get_run(run_id))["status"] == st.RUNNING, "nothing was cancelled"
+    assert (await runs_service.store.get_run(run_id)).status == st.RUNNING, "nothing was cancelled"
 
     # The same calls on the main port are served: only the port makes the difference.
     run = await platform.runs.GetRun(runs_service_pb2.GetRunRequest(run_id=run_id), metadata=ADMIN)
@@ -113,7 +113,7 @@ async def test_the_main_port_does_not_serve_report_run_status(platform: Running,
     token = await runs_service.issue_orchestrator_token(run_id)
     call = platform.runs.ReportRunStatus(running(run_id), metadata=((RUN_TOKEN_HEADER, token), *ADMIN))
     assert await code_of(call) == grpc.StatusCode.UNIMPLEMENTED
-    assert (await runs_service.store.get_run(run_id))["status"] == st.SUBMITTED
+    assert (await runs_service.store.get_run(run_id)).status == st.SUBMITTED
 
 
 async def test_a_wrong_token_is_unauthenticated_whatever_the_headers(
@@ -133,7 +133,7 @@ async def test_a_wrong_token_is_unauthenticated_whatever_the_headers(
     for metadata in attempts:
         call = platform.status.ReportRunStatus(running(run_b), metadata=metadata)
         assert await code_of(call) == grpc.StatusCode.UNAUTHENTICATED, metadata
-    assert (await runs_service.store.get_run(run_b))["status"] == st.SUBMITTED
+    assert (await runs_service.store.get_run(run_b)).status == st.SUBMITTED
 
 
 async def test_the_status_port_takes_only_small_requests(platform: Running, runs_service: RunsService) -> None:
@@ -144,7 +144,7 @@ async def test_the_status_port_takes_only_small_requests(platform: Running, runs
     )
     call = platform.status.ReportRunStatus(huge, metadata=((RUN_TOKEN_HEADER, token),))
     assert await code_of(call) == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert (await runs_service.store.get_run(run_id))["status"] == st.RUNNING
+    assert (await runs_service.store.get_run(run_id)).status == st.RUNNING
 
 
 async def test_health_on_the_status_port_is_serving(platform: Running) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from google.api_core import exceptions as gexc
+from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exc
 from google.cloud import batch_v1
 from google.protobuf import duration_pb2
@@ -210,7 +211,7 @@ def plaintext_client_factory(address: str) -> ClientFactory:
     def make() -> batch_v1.BatchServiceAsyncClient:
         return batch_v1.BatchServiceAsyncClient(
             credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": address},
+            client_options=ClientOptions(api_endpoint=address),
             transport=lambda host, **_: BatchServiceGrpcAsyncIOTransport(
                 channel=grpc.aio.insecure_channel(host), host=host
             ),

@@ -27,6 +27,7 @@ def make_executor(settings: Settings) -> Executor:
             cancel_grace=settings.local_cancel_grace_seconds,
         )
 
+    from google.api_core.client_options import ClientOptions
     from google.cloud import batch_v1
 
     from services.runs.executors.batch import BatchExecutor, ClientFactory, Network, plaintext_client_factory
@@ -50,7 +51,8 @@ def make_executor(settings: Settings) -> Executor:
             raise ValueError("a plaintext ARC_BATCH_API_ENDPOINT (http://) is refused when ARC_ENVIRONMENT=production")
         factory = plaintext_client_factory(endpoint.removeprefix(PLAINTEXT_SCHEME))
     elif endpoint:
-        factory = functools.partial(batch_v1.BatchServiceAsyncClient, client_options={"api_endpoint": endpoint})
+        options = ClientOptions(api_endpoint=endpoint)
+        factory = functools.partial(batch_v1.BatchServiceAsyncClient, client_options=options)
     return BatchExecutor(
         project=settings.gcp_project,
         region=settings.gcp_region,

@@ -26,13 +26,15 @@ from arc.pipelines.v1 import pipeline_pb2 as arc_dot_pipelines_dot_v1_dot_pipeli
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(arc/pipelines/v1/pipelines_service.proto\x12\x10\x61rc.pipelines.v1\x1a\x1f\x61rc/pipelines/v1/pipeline.proto\x1a\x1cgoogle/protobuf/struct.proto\"\"\n\x12GetPipelineRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"=\n\x14ListPipelinesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"_\n\x15ListPipelinesResponse\x12-\n\tpipelines\x18\x01 \x03(\x0b\x32\x1a.arc.pipelines.v1.Pipeline\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x18GetPipelineSchemaRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\xb7\x01\n\x18ValidateRunInputsRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsamplesheet_csv\x18\x04 \x01(\t\x12\x18\n\x10samplesheet_only\x18\x05 \x01(\x08\x12\x13\n\x0buser_config\x18\x06 \x01(\t\"I\n\tInputPath\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmust_exist\x18\x04 \x01(\x08\"c\n\x19ValidateRunInputsResponse\x12\x14\n\x0csample_count\x18\x01 \x01(\x05\x12\x30\n\x0binput_paths\x18\x02 \x03(\x0b\x32\x1b.arc.pipelines.v1.InputPath\"\x8f\x01\n\x13RenderConfigRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0buser_config\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\".\n\x14RenderConfigResponse\x12\x16\n\x0e\x63onfig_content\x18\x01 \x01(\t2\xf5\x03\n\x10PipelinesService\x12O\n\x0bGetPipeline\x12$.arc.pipelines.v1.GetPipelineRequest\x1a\x1a.arc.pipelines.v1.Pipeline\x12`\n\rListPipelines\x12&.arc.pipelines.v1.ListPipelinesRequest\x1a\'.arc.pipelines.v1.ListPipelinesResponse\x12\x61\n\x11GetPipelineSchema\x12*.arc.pipelines.v1.GetPipelineSchemaRequest\x1a .arc.pipelines.v1.PipelineSchema\x12l\n\x11ValidateRunInputs\x12*.arc.pipelines.v1.ValidateRunInputsRequest\x1a+.arc.pipelines.v1.ValidateRunInputsResponse\x12]\n\x0cRenderConfig\x12%.arc.pipelines.v1.RenderConfigRequest\x1a&.arc.pipelines.v1.RenderConfigResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(arc/pipelines/v1/pipelines_service.proto\x12\x10\x61rc.pipelines.v1\x1a\x1f\x61rc/pipelines/v1/pipeline.proto\x1a\x1cgoogle/protobuf/struct.proto\"\"\n\x12GetPipelineRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"=\n\x14ListPipelinesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"_\n\x15ListPipelinesResponse\x12-\n\tpipelines\x18\x01 \x03(\x0b\x32\x1a.arc.pipelines.v1.Pipeline\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x18GetPipelineSchemaRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\xb7\x01\n\x18ValidateRunInputsRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsamplesheet_csv\x18\x04 \x01(\t\x12\x18\n\x10samplesheet_only\x18\x05 \x01(\x08\x12\x13\n\x0buser_config\x18\x06 \x01(\t\"I\n\tInputPath\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmust_exist\x18\x04 \x01(\x08\"\xf4\x01\n\x19ValidateRunInputsResponse\x12\x14\n\x0csample_count\x18\x01 \x01(\x05\x12\x30\n\x0binput_paths\x18\x02 \x03(\x0b\x32\x1b.arc.pipelines.v1.InputPath\x12X\n\x0fplatform_params\x18\x03 \x03(\x0b\x32?.arc.pipelines.v1.ValidateRunInputsResponse.PlatformParamsEntry\x1a\x35\n\x13PlatformParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x01\n\x13RenderConfigRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0buser_config\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\".\n\x14RenderConfigResponse\x12\x16\n\x0e\x63onfig_content\x18\x01 \x01(\t2\xf5\x03\n\x10PipelinesService\x12O\n\x0bGetPipeline\x12$.arc.pipelines.v1.GetPipelineRequest\x1a\x1a.arc.pipelines.v1.Pipeline\x12`\n\rListPipelines\x12&.arc.pipelines.v1.ListPipelinesRequest\x1a\'.arc.pipelines.v1.ListPipelinesResponse\x12\x61\n\x11GetPipelineSchema\x12*.arc.pipelines.v1.GetPipelineSchemaRequest\x1a .arc.pipelines.v1.PipelineSchema\x12l\n\x11ValidateRunInputs\x12*.arc.pipelines.v1.ValidateRunInputsRequest\x1a+.arc.pipelines.v1.ValidateRunInputsResponse\x12]\n\x0cRenderConfig\x12%.arc.pipelines.v1.RenderConfigRequest\x1a&.arc.pipelines.v1.RenderConfigResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'arc.pipelines.v1.pipelines_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_VALIDATERUNINPUTSRESPONSE_PLATFORMPARAMSENTRY']._loaded_options = None
+  _globals['_VALIDATERUNINPUTSRESPONSE_PLATFORMPARAMSENTRY']._serialized_options = b'8\001'
   _globals['_GETPIPELINEREQUEST']._serialized_start=125
   _globals['_GETPIPELINEREQUEST']._serialized_end=159
   _globals['_LISTPIPELINESREQUEST']._serialized_start=161
@@ -45,12 +47,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATERUNINPUTSREQUEST']._serialized_end=564
   _globals['_INPUTPATH']._serialized_start=566
   _globals['_INPUTPATH']._serialized_end=639
-  _globals['_VALIDATERUNINPUTSRESPONSE']._serialized_start=641
-  _globals['_VALIDATERUNINPUTSRESPONSE']._serialized_end=740
-  _globals['_RENDERCONFIGREQUEST']._serialized_start=743
-  _globals['_RENDERCONFIGREQUEST']._serialized_end=886
-  _globals['_RENDERCONFIGRESPONSE']._serialized_start=888
-  _globals['_RENDERCONFIGRESPONSE']._serialized_end=934
-  _globals['_PIPELINESSERVICE']._serialized_start=937
-  _globals['_PIPELINESSERVICE']._serialized_end=1438
+  _globals['_VALIDATERUNINPUTSRESPONSE']._serialized_start=642
+  _globals['_VALIDATERUNINPUTSRESPONSE']._serialized_end=886
+  _globals['_VALIDATERUNINPUTSRESPONSE_PLATFORMPARAMSENTRY']._serialized_start=833
+  _globals['_VALIDATERUNINPUTSRESPONSE_PLATFORMPARAMSENTRY']._serialized_end=886
+  _globals['_RENDERCONFIGREQUEST']._serialized_start=889
+  _globals['_RENDERCONFIGREQUEST']._serialized_end=1032
+  _globals['_RENDERCONFIGRESPONSE']._serialized_start=1034
+  _globals['_RENDERCONFIGRESPONSE']._serialized_end=1080
+  _globals['_PIPELINESSERVICE']._serialized_start=1083
+  _globals['_PIPELINESSERVICE']._serialized_end=1584
 # @@protoc_insertion_point(module_scope)

@@ -67,12 +67,21 @@ class InputPath(_message.Message):
     def __init__(self, field: _Optional[str] = ..., uri: _Optional[str] = ..., kind: _Optional[str] = ..., must_exist: _Optional[bool] = ...) -> None: ...
 
 class ValidateRunInputsResponse(_message.Message):
-    __slots__ = ("sample_count", "input_paths")
+    __slots__ = ("sample_count", "input_paths", "platform_params")
+    class PlatformParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     INPUT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_PARAMS_FIELD_NUMBER: _ClassVar[int]
     sample_count: int
     input_paths: _containers.RepeatedCompositeFieldContainer[InputPath]
-    def __init__(self, sample_count: _Optional[int] = ..., input_paths: _Optional[_Iterable[_Union[InputPath, _Mapping]]] = ...) -> None: ...
+    platform_params: _containers.ScalarMap[str, str]
+    def __init__(self, sample_count: _Optional[int] = ..., input_paths: _Optional[_Iterable[_Union[InputPath, _Mapping]]] = ..., platform_params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RenderConfigRequest(_message.Message):
     __slots__ = ("pipeline", "pipeline_version", "params", "user_config", "run_id")
