@@ -37,6 +37,8 @@ def run_json(run: run_pb2.Run) -> dict[str, Any]:
         "error_message",
         "error_task",
         "nextflow_session_id",
+        "description",
+        "relaunched_from",
     ):
         if data.get(name) == "":
             data[name] = None

@@ -46,3 +46,26 @@ def run_id_filter(run_id: str) -> str:
     """The Batch ``ListJobs`` filter (AIP-160) for the jobs labelled with ``run_id``: the head job and every
     task job Nextflow started for the run."""
     return f'labels.{RUN_ID_KEY}="{label_value(run_id)}"'
+
+
+# Labels a user gives a run (CreateRun, UpdateRun) follow the same rules, checked rather than sanitised:
+# https://cloud.google.com/resource-manager/docs/labels-overview#requirements (at most 64 labels; keys
+# 1-63 characters starting with a lower-case letter; values 0-63; lower-case letters, digits, `_` and `-`).
+MAX_LABELS = 64
+_USER_KEY_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_USER_VALUE_RE = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+def label_problems(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """``(field, problem)`` for every way ``labels`` break the rules (``labels.<key>`` locates each)."""
+    problems: list[tuple[str, str]] = []
+    if len(labels) > MAX_LABELS:
+        problems.append(("labels", f"has {len(labels)} labels; at most {MAX_LABELS} are allowed"))
+    for key, value in labels.items():
+        if not _USER_KEY_RE.fullmatch(key):
+            problems.append(
+                (f"labels.{key[:70]}", "key must be 1-63 of a-z 0-9 _ - and start with a lower-case letter")
+            )
+        if not isinstance(value, str) or not _USER_VALUE_RE.fullmatch(value):
+            problems.append((f"labels.{key[:70]}", "value must be at most 63 of a-z 0-9 _ -"))
+    return problems

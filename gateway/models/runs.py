@@ -46,6 +46,14 @@ class Run(ResponseModel):
         description="figures the orchestrator reports at the end (task counts, `duration_seconds`, `failure_kind`)"
     )
     nextflow_session_id: str | None = Field(description="the Nextflow session id pinned for this run")
+    name: str = Field(description="a name for people (default: pipeline, sample count and project)")
+    description: str | None = Field(description="free text about the run")
+    labels: dict[str, str] = Field(description="key → value, Google label rules")
+    relaunched_from: str | None = Field(description="the run this one was relaunched from")
+    purged_at: Timestamp | None = Field(description="when the run's files were purged; null while kept")
+    work_deleted_at: Timestamp | None = Field(
+        description="when the work dir was deleted (retention or purge); a recovery cannot reuse it after"
+    )
 
 
 class RunPage(ResponseModel):

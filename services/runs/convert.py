@@ -17,8 +17,9 @@ STATUS_TO_PROTO: dict[str, run_pb2.Run.Status] = {
 }
 STATUS_FROM_PROTO = {value: name for name, value in STATUS_TO_PROTO.items()}
 
-RUN_TIMESTAMPS = ("created_at", "updated_at", *TIMESTAMP_COLUMN.values())
-"""Every timestamp of a run: its creation, its last change, and the one each status sets when entered."""
+RUN_TIMESTAMPS = ("created_at", "updated_at", *TIMESTAMP_COLUMN.values(), "purged_at", "work_deleted_at")
+"""Every timestamp of a run: its creation, its last change, the one each status sets when entered, and the
+deletions of its files."""
 
 DERIVED_PROTO_FIELDS: frozenset[str] = frozenset()
 """Fields of ``arc.runs.v1.Run`` not copied from the model field of the same name (none so far): a field
@@ -46,6 +47,10 @@ def run_to_proto(run: Run) -> run_pb2.Run:
         error_message=run.error_message or "",
         error_task=run.error_task or "",
         nextflow_session_id=run.nextflow_session_id or "",
+        name=run.name,
+        description=run.description or "",
+        labels=run.labels,
+        relaunched_from=run.relaunched_from or "",
     )
     for name in RUN_TIMESTAMPS:
         value = getattr(run, name)

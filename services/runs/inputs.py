@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from arc_core.contracts.labels import label_problems
 from arc_core.contracts.limits import MAX_CONFIG_BYTES, MAX_SAMPLESHEET_BYTES
 from arc_core.contracts.names import PIPELINE_NAME_RE, RUN_ID_RE, SEMVER_RE
 from arc_core.contracts.names import check_run_id as check_run_id  # the one rule, for this room
@@ -14,7 +15,8 @@ from arc_core.errors import ViolationCollector
 
 MAX_REQUEST_ID = 100
 MAX_PARAMS_BYTES = 256 * 1024  # the params as JSON
-MAX_NOTE_BYTES = 4 * 1024  # recovery notes, names
+MAX_NOTE_BYTES = 4 * 1024  # recovery notes, descriptions
+MAX_NAME_LENGTH = 120
 
 RUN_ID = RUN_ID_RE  # imported from here by input_locations
 PLATFORM_PARAMS = tuple(DEFAULT_PLATFORM_PARAMS)
@@ -30,6 +32,31 @@ class RunInput:
     source_ngs_runs: list[str] = field(default_factory=list)
     source_project: str = ""
     request_id: str = ""
+    name: str = ""
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def check_name_fields(problems: ViolationCollector, *, name: str, description: str, labels: dict[str, str]) -> None:
+    """The rules for a run's name, description and labels (CreateRun and UpdateRun)."""
+    if len(name) > MAX_NAME_LENGTH:
+        problems.add("name", f"is {len(name)} characters; the limit is {MAX_NAME_LENGTH}")
+    elif name and not name.strip():
+        problems.add("name", "is only blanks")
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.add("name", "holds control characters")
+    if len(description.encode()) > MAX_NOTE_BYTES:
+        problems.add("description", f"is over the limit of {MAX_NOTE_BYTES} bytes (4 KB)")
+    for location, problem in label_problems(labels):
+        problems.add(location, problem)
+
+
+def default_name(pipeline: str, sample_count: int, project: str) -> str:
+    """``scrnaseq · 3 samples · ProjectX``: the name a run gets when it is given none."""
+    parts = [pipeline.rsplit("/", 1)[-1], f"{sample_count} sample{'' if sample_count == 1 else 's'}"]
+    if project.strip():
+        parts.append(project.strip())
+    return " · ".join(parts)[:MAX_NAME_LENGTH]
 
 
 def check_run_input(run: RunInput) -> None:
@@ -60,4 +87,5 @@ def check_run_input(run: RunInput) -> None:
         problems.add("source_project", "is longer than 255 characters")
     if len(run.request_id) > MAX_REQUEST_ID:
         problems.add("request_id", f"is longer than {MAX_REQUEST_ID} characters")
+    check_name_fields(problems, name=run.name, description=run.description, labels=run.labels)
     problems.raise_if_any("invalid run")

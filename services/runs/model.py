@@ -51,6 +51,15 @@ class Run:
     metrics: dict[str, Any] | None
     nextflow_session_id: str | None
     """The pinned Nextflow session (a UUID, as text)."""
+    name: str
+    description: str | None
+    labels: dict[str, str]
+    relaunched_from: str | None
+    """The run this one was relaunched from."""
+    purged_at: datetime | None
+    """When the run's files were deleted (PurgeRun); the row stays."""
+    work_deleted_at: datetime | None
+    """When the work dir was deleted (retention or purge); recovery cannot reuse it after."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from arc_core.storage import ObjectInfo, Storage, safe_key
 from services.runs import status as st
 from services.runs.events import RunEventHub
 from services.runs.input_locations import InputChecker, ValidatedInputs
-from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input
+from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input, default_name
 from services.runs.launcher import RunLauncher, work_dir_uri
 from services.runs.model import Run, RunHistoryEntry
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
@@ -81,11 +81,12 @@ class PipelinesPort(Protocol):
 class Lineage:
     """What a recovery inherits from its parent."""
 
-    parent_run_id: str
+    parent_run_id: str | None  # the recovered run; None for a relaunch
     notes: str | None
     work_dir: str | None  # the parent's work dir when reused
     session_id: str | None  # the parent's Nextflow session, pinned again when resuming
     resume_session_id: str | None = None
+    relaunched_from: str | None = None  # set instead of a recovery's fields for a relaunch
 
 
 @dataclass(frozen=True)
@@ -244,13 +245,15 @@ class RunsService:
                         orchestrator_token_sha256=hash_token(token),
                         request_id=request_id,
                         parent_run_id=lineage.parent_run_id if lineage else None,
-                        is_recovery=lineage is not None,
+                        is_recovery=lineage is not None and lineage.parent_run_id is not None,
                         recovery_notes=lineage.notes if lineage else None,
                         reused_work_dir=lineage.work_dir if lineage else None,
+                        name=run.name.strip() or default_name(run.pipeline, sample_count, run.source_project),
+                        description=run.description or None,
+                        labels=dict(run.labels),
+                        relaunched_from=lineage.relaunched_from if lineage else None,
                     ),
-                    reason=f"recovery of {lineage.parent_run_id} by {caller.email}"
-                    if lineage
-                    else f"created by {caller.email}",
+                    reason=_creation_reason(caller, lineage),
                 )
             except RunIdTaken:
                 log.warning("run id %s is taken: drawing another", run_id)
@@ -538,6 +541,14 @@ class RunsService:
             self.hub.unsubscribe(sub)
             if progress is not None:
                 self.progress.unsubscribe(progress)  # type: ignore[union-attr]
+
+
+def _creation_reason(caller: Identity, lineage: Lineage | None) -> str:
+    if lineage is not None and lineage.parent_run_id:
+        return f"recovery of {lineage.parent_run_id} by {caller.email}"
+    if lineage is not None and lineage.relaunched_from:
+        return f"relaunch of {lineage.relaunched_from} by {caller.email}"
+    return f"created by {caller.email}"
 
 
 async def _first_of(*events: asyncio.Event | None) -> None:

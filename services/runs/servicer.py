@@ -62,6 +62,9 @@ class RunsServicer(runs_service_pb2_grpc.RunsServiceServicer):
             source_ngs_runs=list(request.source_ngs_runs),
             source_project=request.source_project,
             request_id=request.request_id,
+            name=request.name,
+            description=request.description,
+            labels=dict(request.labels),
         )
         return run_to_proto(await self.service.create_run(await self._caller(), run))
 

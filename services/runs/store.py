@@ -55,6 +55,10 @@ class NewRun:
     is_recovery: bool = False
     recovery_notes: str | None = None
     reused_work_dir: str | None = None
+    name: str = ""
+    description: str | None = None
+    labels: dict[str, str] | None = None
+    relaunched_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,10 @@ class RunStore:
                 f"""
                 INSERT INTO runs (run_id, pipeline, pipeline_version, status, user_email, user_name, gcs_path,
                     params, sample_count, source_ngs_runs, source_project, parent_run_id, is_recovery,
-                    recovery_notes, reused_work_dir, nextflow_session_id, orchestrator_token_sha256, request_id)
-                VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                    recovery_notes, reused_work_dir, nextflow_session_id, orchestrator_token_sha256, request_id,
+                    name, description, labels, relaunched_from)
+                VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18, $19, $20, $21)
                 ON CONFLICT (user_email, request_id) WHERE request_id IS NOT NULL DO NOTHING
                 RETURNING {_SELECT}
                 """,
@@ -181,6 +187,10 @@ class RunStore:
                 run.nextflow_session_id,
                 run.orchestrator_token_sha256,
                 run.request_id,
+                run.name,
+                run.description,
+                run.labels or {},
+                run.relaunched_from,
             )
             if row is None:
                 return None
@@ -382,6 +392,8 @@ def _run(values: Mapping[str, Any]) -> Run:
     if data["source_ngs_runs"] is not None:
         data["source_ngs_runs"] = list(data["source_ngs_runs"])
     data["is_recovery"] = bool(data["is_recovery"])
+    data["labels"] = dict(data["labels"] or {})
+    data["name"] = data["name"] or ""
     return Run(**data)
 
 

@@ -55,6 +55,10 @@ def full_run(**overrides: Any) -> Run:
         "error_task": "FASTQC (s1)",
         "metrics": {"tasks_total": 5, "failure_kind": "task"},
         "nextflow_session_id": str(uuid.UUID(int=7)),
+        "name": "scrnaseq · 2 samples · PRJ",
+        "description": "the second try",
+        "labels": {"project": "prj", "cost-centre": "lab_7"},
+        "relaunched_from": "run-00000002",
     }
     values.update({name: T0 + timedelta(minutes=i) for i, name in enumerate(TIMESTAMP_FIELDS)})
     values.update(overrides)
@@ -71,6 +75,8 @@ def proto_value(message: run_pb2.Run, name: str) -> Any:
         return from_struct(value)
     if field.enum_type is not None:
         return run_pb2.Run.Status.Name(value).lower()
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return dict(value)
     if field.is_repeated:
         return list(value)
     return value

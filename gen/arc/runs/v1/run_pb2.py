@@ -26,17 +26,33 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61rc/runs/v1/run.proto\x12\x0b\x61rc.runs.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x07\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x18\n\x10pipeline_version\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12\x12\n\nuser_email\x18\x05 \x01(\t\x12\x11\n\tuser_name\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csubmitted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63\x61ncelled_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08gcs_path\x18\x0e \x01(\t\x12\x16\n\x0e\x62\x61tch_job_name\x18\x0f \x01(\t\x12\'\n\x06params\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0csample_count\x18\x11 \x01(\x05\x12\x17\n\x0fsource_ngs_runs\x18\x12 \x03(\t\x12\x16\n\x0esource_project\x18\x13 \x01(\t\x12\x15\n\rparent_run_id\x18\x14 \x01(\t\x12\x13\n\x0bis_recovery\x18\x15 \x01(\x08\x12\x16\n\x0erecovery_notes\x18\x16 \x01(\t\x12\x17\n\x0freused_work_dir\x18\x17 \x01(\t\x12\x16\n\texit_code\x18\x18 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rerror_message\x18\x19 \x01(\t\x12\x12\n\nerror_task\x18\x1a \x01(\t\x12(\n\x07metrics\x18\x1b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x1c \x01(\t\"s\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUBMITTED\x10\x02\x12\x0b\n\x07RUNNING\x10\x03\x12\r\n\tCOMPLETED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x12\r\n\tCANCELLED\x10\x06\x42\x0c\n\n_exit_code\"q\n\x07RunFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64ownload_url\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61rc/runs/v1/run.proto\x12\x0b\x61rc.runs.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\t\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x18\n\x10pipeline_version\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12\x12\n\nuser_email\x18\x05 \x01(\t\x12\x11\n\tuser_name\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csubmitted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63\x61ncelled_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08gcs_path\x18\x0e \x01(\t\x12\x16\n\x0e\x62\x61tch_job_name\x18\x0f \x01(\t\x12\'\n\x06params\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0csample_count\x18\x11 \x01(\x05\x12\x17\n\x0fsource_ngs_runs\x18\x12 \x03(\t\x12\x16\n\x0esource_project\x18\x13 \x01(\t\x12\x15\n\rparent_run_id\x18\x14 \x01(\t\x12\x13\n\x0bis_recovery\x18\x15 \x01(\x08\x12\x16\n\x0erecovery_notes\x18\x16 \x01(\t\x12\x17\n\x0freused_work_dir\x18\x17 \x01(\t\x12\x16\n\texit_code\x18\x18 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rerror_message\x18\x19 \x01(\t\x12\x12\n\nerror_task\x18\x1a \x01(\t\x12(\n\x07metrics\x18\x1b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x1c \x01(\t\x12\x0c\n\x04name\x18\x1d \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x1e \x01(\t\x12,\n\x06labels\x18\x1f \x03(\x0b\x32\x1c.arc.runs.v1.Run.LabelsEntry\x12\x17\n\x0frelaunched_from\x18  \x01(\t\x12-\n\tpurged_at\x18! \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fwork_deleted_at\x18\" \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUBMITTED\x10\x02\x12\x0b\n\x07RUNNING\x10\x03\x12\r\n\tCOMPLETED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x12\r\n\tCANCELLED\x10\x06\x42\x0c\n\n_exit_code\"q\n\x07RunFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64ownload_url\x18\x04 \x01(\t\"\xc8\x02\n\tRunLaunch\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x32\n\x06labels\x18\x05 \x03(\x0b\x32\".arc.runs.v1.RunLaunch.LabelsEntry\x12\'\n\x06params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x63onfig_content\x18\x07 \x01(\t\x12\x17\n\x0fsamplesheet_csv\x18\x08 \x01(\t\x12\x17\n\x0fsource_ngs_runs\x18\t \x03(\t\x12\x16\n\x0esource_project\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc2\x01\n\x0fRunHistoryEntry\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12,\n\x0b\x66rom_status\x18\x05 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12*\n\tto_status\x18\x06 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\"[\n\x07RunLink\x12\x10\n\x08relation\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\nRunHistory\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.arc.runs.v1.RunHistoryEntry\x12#\n\x05links\x18\x03 \x03(\x0b\x32\x14.arc.runs.v1.RunLinkb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'arc.runs.v1.run_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RUN_LABELSENTRY']._loaded_options = None
+  _globals['_RUN_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_RUNLAUNCH_LABELSENTRY']._loaded_options = None
+  _globals['_RUNLAUNCH_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_RUN']._serialized_start=102
-  _globals['_RUN']._serialized_end=1104
-  _globals['_RUN_STATUS']._serialized_start=975
-  _globals['_RUN_STATUS']._serialized_end=1090
-  _globals['_RUNFILE']._serialized_start=1106
-  _globals['_RUNFILE']._serialized_end=1219
+  _globals['_RUN']._serialized_end=1357
+  _globals['_RUN_LABELSENTRY']._serialized_start=1181
+  _globals['_RUN_LABELSENTRY']._serialized_end=1226
+  _globals['_RUN_STATUS']._serialized_start=1228
+  _globals['_RUN_STATUS']._serialized_end=1343
+  _globals['_RUNFILE']._serialized_start=1359
+  _globals['_RUNFILE']._serialized_end=1472
+  _globals['_RUNLAUNCH']._serialized_start=1475
+  _globals['_RUNLAUNCH']._serialized_end=1803
+  _globals['_RUNLAUNCH_LABELSENTRY']._serialized_start=1181
+  _globals['_RUNLAUNCH_LABELSENTRY']._serialized_end=1226
+  _globals['_RUNHISTORYENTRY']._serialized_start=1806
+  _globals['_RUNHISTORYENTRY']._serialized_end=2000
+  _globals['_RUNLINK']._serialized_start=2002
+  _globals['_RUNLINK']._serialized_end=2093
+  _globals['_RUNHISTORY']._serialized_start=2095
+  _globals['_RUNHISTORY']._serialized_end=2207
 # @@protoc_insertion_point(module_scope)

@@ -24,45 +24,72 @@ _sym_db = _symbol_database.Default()
 
 from arc.logs.v1 import log_pb2 as arc_dot_logs_dot_v1_dot_log__pb2
 from arc.runs.v1 import run_pb2 as arc_dot_runs_dot_v1_dot_run__pb2
+from arc.runs.v1 import system_pb2 as arc_dot_runs_dot_v1_dot_system__pb2
+from arc.runs.v1 import user_pb2 as arc_dot_runs_dot_v1_dot_user__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/runs/v1/runs_service.proto\x12\x0b\x61rc.runs.v1\x1a\x15\x61rc/logs/v1/log.proto\x1a\x15\x61rc/runs/v1/run.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"V\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x0c\n\x04skip\x18\x04 \x01(\x05\"_\n\x10ListRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.arc.runs.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xdd\x01\n\x10\x43reateRunRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x17\n\x0fsamplesheet_csv\x18\x03 \x01(\t\x12\x16\n\x0e\x63onfig_content\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_ngs_runs\x18\x06 \x03(\t\x12\x16\n\x0esource_project\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xa9\x01\n\x11RecoverRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0ereuse_work_dir\x18\x02 \x01(\x08\x12\r\n\x05notes\x18\x03 \x01(\t\x12\x30\n\x0foverride_params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0foverride_config\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"%\n\x13ListRunFilesRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x87\x01\n\x14ListRunFilesResponse\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12\"\n\x04logs\x18\x03 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\"2\n\x12ReadRunFileRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"G\n\x13ReadRunFileResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\">\n\x0bRunProgress\x12/\n\tprocesses\x18\x01 \x03(\x0b\x32\x1c.arc.logs.v1.ProcessProgress\"\xb8\x01\n\x10WatchRunResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x10.arc.runs.v1.RunH\x00\x12,\n\x08progress\x18\x04 \x01(\x0b\x32\x18.arc.runs.v1.RunProgressH\x00\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x42\x07\n\x05\x65vent\"\x80\x03\n\x16ReportRunStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x12\n\nerror_task\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x0b \x01(\tB\x0c\n\n_exit_codeJ\x04\x08\n\x10\x0b\x32\x88\x05\n\x0bRunsService\x12\x36\n\x06GetRun\x12\x1a.arc.runs.v1.GetRunRequest\x1a\x10.arc.runs.v1.Run\x12G\n\x08ListRuns\x12\x1c.arc.runs.v1.ListRunsRequest\x1a\x1d.arc.runs.v1.ListRunsResponse\x12<\n\tCreateRun\x12\x1d.arc.runs.v1.CreateRunRequest\x1a\x10.arc.runs.v1.Run\x12<\n\tCancelRun\x12\x1d.arc.runs.v1.CancelRunRequest\x1a\x10.arc.runs.v1.Run\x12>\n\nRecoverRun\x12\x1e.arc.runs.v1.RecoverRunRequest\x1a\x10.arc.runs.v1.Run\x12S\n\x0cListRunFiles\x12 .arc.runs.v1.ListRunFilesRequest\x1a!.arc.runs.v1.ListRunFilesResponse\x12R\n\x0bReadRunFile\x12\x1f.arc.runs.v1.ReadRunFileRequest\x1a .arc.runs.v1.ReadRunFileResponse0\x01\x12I\n\x08WatchRun\x12\x1c.arc.runs.v1.WatchRunRequest\x1a\x1d.arc.runs.v1.WatchRunResponse0\x01\x12H\n\x0fReportRunStatus\x12#.arc.runs.v1.ReportRunStatusRequest\x1a\x10.arc.runs.v1.Runb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61rc/runs/v1/runs_service.proto\x12\x0b\x61rc.runs.v1\x1a\x15\x61rc/logs/v1/log.proto\x1a\x15\x61rc/runs/v1/run.proto\x1a\x18\x61rc/runs/v1/system.proto\x1a\x16\x61rc/runs/v1/user.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"k\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x0c\n\x04skip\x18\x04 \x01(\x05\x12\x13\n\x0bshow_purged\x18\x05 \x01(\x08\"_\n\x10ListRunsResponse\x12\x1e\n\x04runs\x18\x01 \x03(\x0b\x32\x10.arc.runs.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xea\x02\n\x10\x43reateRunRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x17\n\x0fsamplesheet_csv\x18\x03 \x01(\t\x12\x16\n\x0e\x63onfig_content\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fsource_ngs_runs\x18\x06 \x03(\t\x12\x16\n\x0esource_project\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x0c\n\x04name\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x39\n\x06labels\x18\x0b \x03(\x0b\x32).arc.runs.v1.CreateRunRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xa9\x01\n\x11RecoverRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0ereuse_work_dir\x18\x02 \x01(\x08\x12\r\n\x05notes\x18\x03 \x01(\t\x12\x30\n\x0foverride_params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0foverride_config\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"%\n\x13ListRunFilesRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x87\x01\n\x14ListRunFilesResponse\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\x12\"\n\x04logs\x18\x03 \x03(\x0b\x32\x14.arc.runs.v1.RunFile\"2\n\x12ReadRunFileRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"G\n\x13ReadRunFileResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\">\n\x0bRunProgress\x12/\n\tprocesses\x18\x01 \x03(\x0b\x32\x1c.arc.logs.v1.ProcessProgress\"\xb8\x01\n\x10WatchRunResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x10.arc.runs.v1.RunH\x00\x12,\n\x08progress\x18\x04 \x01(\x0b\x32\x18.arc.runs.v1.RunProgressH\x00\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x42\x07\n\x05\x65vent\"\x80\x03\n\x16ReportRunStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.arc.runs.v1.Run.Status\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x12\n\nerror_task\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13nextflow_session_id\x18\x0b \x01(\tB\x0c\n\n_exit_codeJ\x04\x08\n\x10\x0b\"b\n\x10UpdateRunRequest\x12\x1d\n\x03run\x18\x01 \x01(\x0b\x32\x10.arc.runs.v1.Run\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"@\n\x12ValidateRunRequest\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.arc.runs.v1.CreateRunRequest\"K\n\x13ValidateRunResponse\x12\x14\n\x0csample_count\x18\x01 \x01(\x05\x12\x10\n\x08warnings\x18\x02 \x03(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"%\n\x13GetRunLaunchRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x9e\x02\n\x12RelaunchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x18\n\x10pipeline_version\x18\x02 \x01(\t\x12\x30\n\x0foverride_params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1c\n\x0foverride_config\x18\x04 \x01(\tH\x00\x88\x01\x01\x12%\n\x18override_samplesheet_csv\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x14\n\x0cmerge_params\x18\x08 \x01(\x08\x42\x12\n\x10_override_configB\x1b\n\x19_override_samplesheet_csv\"&\n\x14GetRunHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"!\n\x0fPurgeRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x17\n\x15GetCurrentUserRequest\"H\n\x18UpdatePreferencesRequest\x12,\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x16\n\x14GetSystemInfoRequest2\x92\n\n\x0bRunsService\x12\x36\n\x06GetRun\x12\x1a.arc.runs.v1.GetRunRequest\x1a\x10.arc.runs.v1.Run\x12G\n\x08ListRuns\x12\x1c.arc.runs.v1.ListRunsRequest\x1a\x1d.arc.runs.v1.ListRunsResponse\x12<\n\tCreateRun\x12\x1d.arc.runs.v1.CreateRunRequest\x1a\x10.arc.runs.v1.Run\x12<\n\tCancelRun\x12\x1d.arc.runs.v1.CancelRunRequest\x1a\x10.arc.runs.v1.Run\x12>\n\nRecoverRun\x12\x1e.arc.runs.v1.RecoverRunRequest\x1a\x10.arc.runs.v1.Run\x12S\n\x0cListRunFiles\x12 .arc.runs.v1.ListRunFilesRequest\x1a!.arc.runs.v1.ListRunFilesResponse\x12R\n\x0bReadRunFile\x12\x1f.arc.runs.v1.ReadRunFileRequest\x1a .arc.runs.v1.ReadRunFileResponse0\x01\x12I\n\x08WatchRun\x12\x1c.arc.runs.v1.WatchRunRequest\x1a\x1d.arc.runs.v1.WatchRunResponse0\x01\x12H\n\x0fReportRunStatus\x12#.arc.runs.v1.ReportRunStatusRequest\x1a\x10.arc.runs.v1.Run\x12<\n\tUpdateRun\x12\x1d.arc.runs.v1.UpdateRunRequest\x1a\x10.arc.runs.v1.Run\x12P\n\x0bValidateRun\x12\x1f.arc.runs.v1.ValidateRunRequest\x1a .arc.runs.v1.ValidateRunResponse\x12H\n\x0cGetRunLaunch\x12 .arc.runs.v1.GetRunLaunchRequest\x1a\x16.arc.runs.v1.RunLaunch\x12@\n\x0bRelaunchRun\x12\x1f.arc.runs.v1.RelaunchRunRequest\x1a\x10.arc.runs.v1.Run\x12K\n\rGetRunHistory\x12!.arc.runs.v1.GetRunHistoryRequest\x1a\x17.arc.runs.v1.RunHistory\x12:\n\x08PurgeRun\x12\x1c.arc.runs.v1.PurgeRunRequest\x1a\x10.arc.runs.v1.Run\x12G\n\x0eGetCurrentUser\x12\".arc.runs.v1.GetCurrentUserRequest\x1a\x11.arc.runs.v1.User\x12M\n\x11UpdatePreferences\x12%.arc.runs.v1.UpdatePreferencesRequest\x1a\x11.arc.runs.v1.User\x12K\n\rGetSystemInfo\x12!.arc.runs.v1.GetSystemInfoRequest\x1a\x17.arc.runs.v1.SystemInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'arc.runs.v1.runs_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETRUNREQUEST']._serialized_start=156
-  _globals['_GETRUNREQUEST']._serialized_end=187
-  _globals['_LISTRUNSREQUEST']._serialized_start=189
-  _globals['_LISTRUNSREQUEST']._serialized_end=275
-  _globals['_LISTRUNSRESPONSE']._serialized_start=277
-  _globals['_LISTRUNSRESPONSE']._serialized_end=372
-  _globals['_CREATERUNREQUEST']._serialized_start=375
-  _globals['_CREATERUNREQUEST']._serialized_end=596
-  _globals['_CANCELRUNREQUEST']._serialized_start=598
-  _globals['_CANCELRUNREQUEST']._serialized_end=632
-  _globals['_RECOVERRUNREQUEST']._serialized_start=635
-  _globals['_RECOVERRUNREQUEST']._serialized_end=804
-  _globals['_LISTRUNFILESREQUEST']._serialized_start=806
-  _globals['_LISTRUNFILESREQUEST']._serialized_end=843
-  _globals['_LISTRUNFILESRESPONSE']._serialized_start=846
-  _globals['_LISTRUNFILESRESPONSE']._serialized_end=981
-  _globals['_READRUNFILEREQUEST']._serialized_start=983
-  _globals['_READRUNFILEREQUEST']._serialized_end=1033
-  _globals['_READRUNFILERESPONSE']._serialized_start=1035
-  _globals['_READRUNFILERESPONSE']._serialized_end=1106
-  _globals['_WATCHRUNREQUEST']._serialized_start=1108
-  _globals['_WATCHRUNREQUEST']._serialized_end=1165
-  _globals['_RUNPROGRESS']._serialized_start=1167
-  _globals['_RUNPROGRESS']._serialized_end=1229
-  _globals['_WATCHRUNRESPONSE']._serialized_start=1232
-  _globals['_WATCHRUNRESPONSE']._serialized_end=1416
-  _globals['_REPORTRUNSTATUSREQUEST']._serialized_start=1419
-  _globals['_REPORTRUNSTATUSREQUEST']._serialized_end=1803
-  _globals['_RUNSSERVICE']._serialized_start=1806
-  _globals['_RUNSSERVICE']._serialized_end=2454
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_GETRUNREQUEST']._serialized_start=240
+  _globals['_GETRUNREQUEST']._serialized_end=271
+  _globals['_LISTRUNSREQUEST']._serialized_start=273
+  _globals['_LISTRUNSREQUEST']._serialized_end=380
+  _globals['_LISTRUNSRESPONSE']._serialized_start=382
+  _globals['_LISTRUNSRESPONSE']._serialized_end=477
+  _globals['_CREATERUNREQUEST']._serialized_start=480
+  _globals['_CREATERUNREQUEST']._serialized_end=842
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_start=797
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_end=842
+  _globals['_CANCELRUNREQUEST']._serialized_start=844
+  _globals['_CANCELRUNREQUEST']._serialized_end=878
+  _globals['_RECOVERRUNREQUEST']._serialized_start=881
+  _globals['_RECOVERRUNREQUEST']._serialized_end=1050
+  _globals['_LISTRUNFILESREQUEST']._serialized_start=1052
+  _globals['_LISTRUNFILESREQUEST']._serialized_end=1089
+  _globals['_LISTRUNFILESRESPONSE']._serialized_start=1092
+  _globals['_LISTRUNFILESRESPONSE']._serialized_end=1227
+  _globals['_READRUNFILEREQUEST']._serialized_start=1229
+  _globals['_READRUNFILEREQUEST']._serialized_end=1279
+  _globals['_READRUNFILERESPONSE']._serialized_start=1281
+  _globals['_READRUNFILERESPONSE']._serialized_end=1352
+  _globals['_WATCHRUNREQUEST']._serialized_start=1354
+  _globals['_WATCHRUNREQUEST']._serialized_end=1411
+  _globals['_RUNPROGRESS']._serialized_start=1413
+  _globals['_RUNPROGRESS']._serialized_end=1475
+  _globals['_WATCHRUNRESPONSE']._serialized_start=1478
+  _globals['_WATCHRUNRESPONSE']._serialized_end=1662
+  _globals['_REPORTRUNSTATUSREQUEST']._serialized_start=1665
+  _globals['_REPORTRUNSTATUSREQUEST']._serialized_end=2049
+  _globals['_UPDATERUNREQUEST']._serialized_start=2051
+  _globals['_UPDATERUNREQUEST']._serialized_end=2149
+  _globals['_VALIDATERUNREQUEST']._serialized_start=2151
+  _globals['_VALIDATERUNREQUEST']._serialized_end=2215
+  _globals['_VALIDATERUNRESPONSE']._serialized_start=2217
+  _globals['_VALIDATERUNRESPONSE']._serialized_end=2292
+  _globals['_GETRUNLAUNCHREQUEST']._serialized_start=2294
+  _globals['_GETRUNLAUNCHREQUEST']._serialized_end=2331
+  _globals['_RELAUNCHRUNREQUEST']._serialized_start=2334
+  _globals['_RELAUNCHRUNREQUEST']._serialized_end=2620
+  _globals['_GETRUNHISTORYREQUEST']._serialized_start=2622
+  _globals['_GETRUNHISTORYREQUEST']._serialized_end=2660
+  _globals['_PURGERUNREQUEST']._serialized_start=2662
+  _globals['_PURGERUNREQUEST']._serialized_end=2695
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=2697
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=2720
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_start=2722
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_end=2794
+  _globals['_GETSYSTEMINFOREQUEST']._serialized_start=2796
+  _globals['_GETSYSTEMINFOREQUEST']._serialized_end=2818
+  _globals['_RUNSSERVICE']._serialized_start=2821
+  _globals['_RUNSSERVICE']._serialized_end=4119
 # @@protoc_insertion_point(module_scope)

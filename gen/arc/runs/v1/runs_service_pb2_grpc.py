@@ -5,6 +5,8 @@ import warnings
 
 from arc.runs.v1 import run_pb2 as arc_dot_runs_dot_v1_dot_run__pb2
 from arc.runs.v1 import runs_service_pb2 as arc_dot_runs_dot_v1_dot_runs__service__pb2
+from arc.runs.v1 import system_pb2 as arc_dot_runs_dot_v1_dot_system__pb2
+from arc.runs.v1 import user_pb2 as arc_dot_runs_dot_v1_dot_user__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -82,6 +84,51 @@ class RunsServiceStub:
                 request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReportRunStatusRequest.SerializeToString,
                 response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
                 _registered_method=True)
+        self.UpdateRun = channel.unary_unary(
+                '/arc.runs.v1.RunsService/UpdateRun',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdateRunRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+                _registered_method=True)
+        self.ValidateRun = channel.unary_unary(
+                '/arc.runs.v1.RunsService/ValidateRun',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunResponse.FromString,
+                _registered_method=True)
+        self.GetRunLaunch = channel.unary_unary(
+                '/arc.runs.v1.RunsService/GetRunLaunch',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunLaunchRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.RunLaunch.FromString,
+                _registered_method=True)
+        self.RelaunchRun = channel.unary_unary(
+                '/arc.runs.v1.RunsService/RelaunchRun',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.RelaunchRunRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+                _registered_method=True)
+        self.GetRunHistory = channel.unary_unary(
+                '/arc.runs.v1.RunsService/GetRunHistory',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunHistoryRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.RunHistory.FromString,
+                _registered_method=True)
+        self.PurgeRun = channel.unary_unary(
+                '/arc.runs.v1.RunsService/PurgeRun',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.PurgeRunRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+                _registered_method=True)
+        self.GetCurrentUser = channel.unary_unary(
+                '/arc.runs.v1.RunsService/GetCurrentUser',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetCurrentUserRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_user__pb2.User.FromString,
+                _registered_method=True)
+        self.UpdatePreferences = channel.unary_unary(
+                '/arc.runs.v1.RunsService/UpdatePreferences',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdatePreferencesRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_user__pb2.User.FromString,
+                _registered_method=True)
+        self.GetSystemInfo = channel.unary_unary(
+                '/arc.runs.v1.RunsService/GetSystemInfo',
+                request_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetSystemInfoRequest.SerializeToString,
+                response_deserializer=arc_dot_runs_dot_v1_dot_system__pb2.SystemInfo.FromString,
+                _registered_method=True)
 
 
 class RunsServiceServicer:
@@ -153,6 +200,70 @@ class RunsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateRun(self, request, context):
+        """Changes a run's name, description or labels (nothing else); any status, purged runs too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateRun(self, request, context):
+        """Checks a CreateRun request as CreateRun would (INVALID_ARGUMENT with every violation); stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunLaunch(self, request, context):
+        """The run's launch document: exactly the CreateRun request that makes the same run again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RelaunchRun(self, request, context):
+        """Creates a new run from a terminal run's inputs (completed ones too), with optional overrides.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunHistory(self, request, context):
+        """Every status move and action on a run, oldest first, with the runs it came from and led to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgeRun(self, request, context):
+        """Deletes a terminal run's files (inputs, work, results, logs) and keeps its record, marked `purged_at`.
+        FAILED_PRECONDITION on an active run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentUser(self, request, context):
+        """The caller: identity, whether an admin, run statistics and stored preferences.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePreferences(self, request, context):
+        """Replaces the caller's preferences (a JSON object, at most 16 KB).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSystemInfo(self, request, context):
+        """What the Runs service runs on: version, executor, storage, Nextflow, runs by status, queue, retention.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -200,6 +311,51 @@ def add_RunsServiceServicer_to_server(servicer, server):
                     servicer.ReportRunStatus,
                     request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ReportRunStatusRequest.FromString,
                     response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.SerializeToString,
+            ),
+            'UpdateRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRun,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdateRunRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.SerializeToString,
+            ),
+            'ValidateRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateRun,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunResponse.SerializeToString,
+            ),
+            'GetRunLaunch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunLaunch,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunLaunchRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.RunLaunch.SerializeToString,
+            ),
+            'RelaunchRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.RelaunchRun,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.RelaunchRunRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.SerializeToString,
+            ),
+            'GetRunHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunHistory,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunHistoryRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.RunHistory.SerializeToString,
+            ),
+            'PurgeRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeRun,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.PurgeRunRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_run__pb2.Run.SerializeToString,
+            ),
+            'GetCurrentUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentUser,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetCurrentUserRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_user__pb2.User.SerializeToString,
+            ),
+            'UpdatePreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePreferences,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdatePreferencesRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_user__pb2.User.SerializeToString,
+            ),
+            'GetSystemInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSystemInfo,
+                    request_deserializer=arc_dot_runs_dot_v1_dot_runs__service__pb2.GetSystemInfoRequest.FromString,
+                    response_serializer=arc_dot_runs_dot_v1_dot_system__pb2.SystemInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -447,6 +603,249 @@ class RunsService:
             '/arc.runs.v1.RunsService/ReportRunStatus',
             arc_dot_runs_dot_v1_dot_runs__service__pb2.ReportRunStatusRequest.SerializeToString,
             arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/UpdateRun',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdateRunRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/ValidateRun',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.ValidateRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunLaunch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/GetRunLaunch',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunLaunchRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_run__pb2.RunLaunch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RelaunchRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/RelaunchRun',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.RelaunchRunRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/GetRunHistory',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.GetRunHistoryRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_run__pb2.RunHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/PurgeRun',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.PurgeRunRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_run__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/GetCurrentUser',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.GetCurrentUserRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/UpdatePreferences',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.UpdatePreferencesRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSystemInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arc.runs.v1.RunsService/GetSystemInfo',
+            arc_dot_runs_dot_v1_dot_runs__service__pb2.GetSystemInfoRequest.SerializeToString,
+            arc_dot_runs_dot_v1_dot_system__pb2.SystemInfo.FromString,
             options,
             channel_credentials,
             insecure,
