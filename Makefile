@@ -35,7 +35,15 @@ proto: gen/.stamp
 run: venv proto
 	$(PY) -m arc_platform serve --target all
 
-test: venv proto
+# The browser tests (tests/ui) drive Debian's Chromium and fail without it: installed here when missing
+# (apt-get as root, else through sudo).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (tests/ui)"
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq chromium >/dev/null
+
+test: venv proto $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(BUF_STAMP):

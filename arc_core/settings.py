@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     storage_root: str | None = Field(default=None, description="A local directory or gs://BUCKET.")
     executor: Literal["local", "batch"] = "local"
     nextflow_bin: str = "nextflow"
+    nextflow_version: str = Field(
+        default="24.04.4",
+        description="The Nextflow version Batch runs use (the orchestrator image's); local: found with"
+        " `ARC_NEXTFLOW_BIN -version` at start-up instead.",
+    )
     auth_mode: Literal["dev", "iap"] = "dev"
     environment: Literal["development", "production"] = "development"
     admin_emails: Annotated[frozenset[str], NoDecode] = frozenset()
@@ -135,6 +140,11 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: float = Field(
         default=60.0, ge=0, description="Quiet time before the reconciler settles a run whose job has ended."
     )
+    # Runs: work-dir retention (services/runs/retention.py).
+    work_retention_days: int = Field(
+        default=30, ge=0, description="Work dirs of runs terminal for longer are deleted (0 = never)."
+    )
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, description="Seconds between retention passes.")
     input_locations: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated prefixes file inputs may come from (gs://BUCKET/[PATH/], or absolute local"

@@ -44,6 +44,12 @@ def safe_key(key: str) -> str:
     return "/".join(parts)
 
 
+def _ignore_missing(_function: object, _path: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+    """``shutil.rmtree``'s error hook: a file or folder already gone is what was wanted."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
+
+
 class Storage(Protocol):
     """What the services need from object storage."""
 
@@ -69,7 +75,10 @@ class Storage(Protocol):
 
     async def list(self, prefix: str) -> list[ObjectInfo]: ...
 
-    async def delete_prefix(self, prefix: str) -> int: ...
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a folder: an object named ``prefix`` stays); how many went.
+        Objects that another delete removes meanwhile are no error."""
+        ...
 
     async def delete(self, key: str) -> bool:
         """Delete one object; False when there was none."""
@@ -190,7 +199,7 @@ class LocalStorage:
             if not base.is_dir():  # like GCS, a prefix is a folder: an object of that name stays
                 return 0
             count = sum(len(files) for _d, _s, files in os.walk(base))
-            shutil.rmtree(base)
+            shutil.rmtree(base, onerror=_ignore_missing)  # what a concurrent delete took is no error
             return count
 
         return await asyncio.to_thread(_delete)
@@ -322,10 +331,16 @@ class GcsStorage:
         name = self._name(prefix).rstrip("/") + "/"
 
         def _delete() -> int:
-            blobs = list(self.client.list_blobs(self.bucket_name, prefix=name))
-            for blob in blobs:
-                blob.delete()
-            return len(blobs)
+            from google.api_core import exceptions as gexc
+
+            deleted = 0
+            for blob in self.client.list_blobs(self.bucket_name, prefix=name):
+                try:
+                    blob.delete()
+                except gexc.NotFound:  # deleted meanwhile (a purge and a retention pass at once): no error
+                    continue
+                deleted += 1
+            return deleted
 
         return await self._call(_delete)
 

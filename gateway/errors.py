@@ -39,8 +39,36 @@ HTTP_STATUS = {
 }
 
 
+# A FAILED_PRECONDITION whose ``ErrorInfo.reason`` says more than "wrong state" (400) gets the status that
+# says it: 409 when the run's state conflicts with the request and waiting or another request settles it
+# (the run is still active; its work dir is gone, so recover from scratch), 410 when what the request needs
+# is gone for good (a purged run's files).
+REASON_HTTP_STATUS = {
+    "RUN_ACTIVE": 409,
+    "WORK_DIR_IN_USE": 409,
+    "WORK_DIR_DELETED": 409,
+    "RUN_PURGED": 410,
+}
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def http_status_of(code: grpc.StatusCode, details: list[dict[str, Any]]) -> int:
+    """The HTTP status of a gRPC error: by its code, or by its reason for the reasons above."""
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        for detail in details:
+            if detail.get("@type") == _ERROR_INFO and detail.get("reason") in REASON_HTTP_STATUS:
+                return REASON_HTTP_STATUS[detail["reason"]]
+    return HTTP_STATUS.get(code, 500)
+
+
 # The framework's own errors (no route for a path, a method a path does not serve) in the same body.
-_HTTP_CODES = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+_HTTP_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
 
 
 class ErrorDetail(BaseModel):
@@ -76,7 +104,7 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> JSONResponse:
     if status is not None:
         details = [json_format.MessageToDict(d, preserving_proto_field_name=True) for d in status.details]
     code = exc.code()
-    http_status = HTTP_STATUS.get(code, 500)
+    http_status = http_status_of(code, details)
     message = exc.details() or code.name
     if http_status == 500:
         log.error("backend error %s: %s", code.name, message)

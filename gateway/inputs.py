@@ -23,15 +23,11 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from pydantic import AfterValidator, BaseModel, field_validator
 
+from arc_core.contracts.limits import MAX_JSON_DEPTH
 from arc_core.contracts.names import RUN_ID_PATTERN
 from arc_core.protos import to_struct
 
 MAX_PATH_PARAM_CHARS = 4096
-
-# Objects and arrays, the field's own value counted: far more than any pipeline's params need. Protobuf
-# decodes at most 100 nested messages and a JSON object is three (Struct, map entry, Value): a Run's params
-# in a ListRunsResponse or WatchRunResponse fail past 33 levels of objects. 24 leaves room to wrap a Run.
-MAX_JSON_DEPTH = 24
 
 
 def text_problem(value: str) -> str | None:

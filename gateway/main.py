@@ -13,11 +13,13 @@ from arc.pipelines.v1 import pipelines_service_pb2, pipelines_service_pb2_grpc
 from arc.runs.v1 import runs_service_pb2, runs_service_pb2_grpc
 from arc_core.grpc_client import open_channel
 from arc_core.settings import Settings
+from arc_core.version import VERSION
 from gateway import errors, openapi
 from gateway.body_limit import BodyLimit
-from gateway.deps import Stubs
+from gateway.deps import Stubs, refuse_cross_site
 from gateway.inputs import refuse_undeliverable
-from gateway.routers import benchling, health, logs, pipelines, runs
+from gateway.routers import benchling, health, logs, me, pipelines, runs
+from gateway.ui import install as install_ui
 
 _SERVICES = {
     "runs": runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"].full_name,
@@ -53,9 +55,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Arc Reactor",
         summary="Launch, follow and recover Nextflow / nf-core pipeline runs",
-        version="0.1.0",
+        version=VERSION,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_undeliverable)],
+        dependencies=[Depends(refuse_cross_site), Depends(refuse_undeliverable)],
     )
     errors.install(app)
     openapi.install(app)
@@ -65,4 +67,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(logs.router)
     app.include_router(pipelines.router)
     app.include_router(benchling.router)
+    app.include_router(me.router)
+    install_ui(app, settings)  # the web UI (gateway/ui): pages at /, assets at /static
     return app

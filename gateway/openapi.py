@@ -7,7 +7,10 @@ route's kind instead of each route listing them:
   for any call: 400 (bad input, wrong state), 401/403 (identity), 429 (a limit; ``Retry-After``), 503
   (a service down; retryable) and 504 (the call's deadline passed);
 * with a path parameter or a request body it names a resource, so 404 too (missing, or not the caller's);
-* a method that changes something (POST, PUT, PATCH, DELETE) can meet a concurrent change: 409;
+* a method that changes something (POST, PUT, PATCH, DELETE) can meet a concurrent change or a state that
+  refuses it (``gateway.errors.REASON_HTTP_STATUS``): 409;
+* a route that needs a run's files declares 410 itself (``responses=purged_responses()``): a purged run's
+  files are gone for good (``RUN_PURGED``);
 * with a request body, 413 (``gateway.body_limit``).
 
 Request validation is answered as 400 (``gateway.errors``), never FastAPI's default 422, so the 422 FastAPI
@@ -36,7 +39,8 @@ _DESCRIPTIONS = {
     401: "No caller identity, or one that does not verify",
     403: "The caller may not do this",
     404: "No such resource, or one the caller may not see",
-    409: "The request conflicts with a concurrent change",
+    409: "The request conflicts with a concurrent change or the run's state (`RUN_ACTIVE`, `WORK_DIR_DELETED`…)",
+    410: "The run was purged (`RUN_PURGED`): its files are deleted for good; its record and history stay",
     413: "The request body is over the limit",
     429: "A per-user limit or quota is reached; `Retry-After` says when to try again",
     503: "A backend service is unavailable; retry later",
@@ -84,6 +88,11 @@ def error_response(status: int) -> dict[str, Any]:
     if status in (429, 503):
         response["headers"] = _RETRY_AFTER
     return response
+
+
+def purged_responses() -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that needs a run's files: 410 once the run is purged."""
+    return {410: error_response(410)}
 
 
 class ErrorsDeclared(APIRoute):

@@ -124,20 +124,20 @@ def parse_outcome(log_text: str, exit_code: int, stderr: str | None = None) -> O
 def _entries(text: str) -> list[_Entry]:
     """Split the log into entries: a stamped first line plus the unstamped lines after it."""
     entries: list[_Entry] = []
-    current: dict[str, object] | None = None
+    current: dict[str, str] | None = None
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.rstrip("\r")
         m = _ENTRY.match(line)
         if m:
             if current is not None:
-                entries.append(_Entry(lines=tuple(lines), **current))  # type: ignore[arg-type]
+                entries.append(_Entry(lines=tuple(lines), **current))
             current = {"level": m["level"], "logger": m["logger"], "thread": m["thread"]}
             lines = [m["message"]]
         elif current is not None:
             lines.append(line)
     if current is not None:
-        entries.append(_Entry(lines=tuple(lines), **current))  # type: ignore[arg-type]
+        entries.append(_Entry(lines=tuple(lines), **current))
     return entries
 
 

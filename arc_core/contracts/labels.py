@@ -56,6 +56,11 @@ _USER_KEY_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _USER_VALUE_RE = re.compile(r"[a-z0-9_-]{0,63}")
 
 
+def is_user_label_key(key: str) -> bool:
+    """Whether ``key`` is a label key a user may give (and so filter runs by)."""
+    return _USER_KEY_RE.fullmatch(key) is not None
+
+
 def label_problems(labels: dict[str, str]) -> list[tuple[str, str]]:
     """``(field, problem)`` for every way ``labels`` break the rules (``labels.<key>`` locates each)."""
     problems: list[tuple[str, str]] = []

@@ -105,3 +105,70 @@ class RunEvent(ResponseModel):
     event: Literal["status", "progress", "done", "error"]
     data: RunEventData
     id: str | None = Field(default=None, description="the event's sequence: send it back as `Last-Event-ID`")
+
+
+# --- launch documents and validation ---
+
+
+class RunLaunch(ResponseModel):
+    """A run's launch document (``GET /api/runs/{run_id}/launch``): exactly a ``POST /api/runs`` body, so
+    posting it back (JSON, or YAML with ``Content-Type: application/yaml``) makes the same run again."""
+
+    pipeline: str = Field(description="the pipeline's registry name", examples=["demo/hello"])
+    pipeline_version: str = Field(description="the pipeline's version", examples=["1.0.0"])
+    name: str = Field(description="the run's name")
+    description: str = Field(description="the run's description; empty when none")
+    labels: dict[str, str] = Field(description="the run's labels")
+    params: dict[str, Any] = Field(description="the params the user gave (not the ones the platform fills)")
+    source_ngs_runs: list[str] = Field(description="the Benchling NGS runs the samplesheet came from")
+    source_project: str | None = Field(description="the Benchling project of those runs; null when none")
+    config_content: str = Field(description="the user's own Nextflow config (not the rendered one)")
+    samplesheet_csv: str = Field(description="the samplesheet as stored")
+
+
+class RunValidation(ResponseModel):
+    """``POST /api/runs:validate`` on valid inputs (invalid ones are a 400 with every violation)."""
+
+    sample_count: int = Field(description="distinct samples in the samplesheet")
+    name: str = Field(description="the name the run would get")
+    warnings: list[str] = Field(
+        description="valid, but a create would not go as meant now (e.g. a per-user limit is reached); often []"
+    )
+
+
+# --- history ---
+
+
+class RunHistoryEntry(ResponseModel):
+    """A status move (`kind` `status`) or an action that moved no status (`updated`, `work_deleted`, `purged`)."""
+
+    kind: str = Field(description="what happened: `status`, `updated`, `work_deleted` or `purged`")
+    time: Timestamp = Field(description="when it happened")
+    actor: str = Field(description="who: a user's email, `orchestrator`, `reconciler`, `retention` or `runs`")
+    reason: str = Field(description="why, in words")
+    from_status: str | None = Field(
+        description="the status before a move; null at creation and for actions",
+        json_schema_extra={"enum": [*STATUSES, None]},
+    )
+    to_status: str = Field(
+        description="the status after a move; for an action, the run's status at the time",
+        json_schema_extra={"enum": list(STATUSES)},
+    )
+
+
+class RunLink(ResponseModel):
+    relation: str = Field(
+        description="`recovers` / `relaunches`: this run came from the other; `recovered_by` / `relaunched_by`:"
+        " the other came from this one"
+    )
+    run_id: str = Field(description="the other run")
+    created_at: Timestamp = Field(description="when the other run was created")
+
+
+class RunHistory(ResponseModel):
+    """``GET /api/runs/{run_id}/history``: every move and action, oldest first (the creation first), and the
+    linked runs the caller may see."""
+
+    run_id: str
+    entries: list[RunHistoryEntry]
+    links: list[RunLink]

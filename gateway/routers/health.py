@@ -31,15 +31,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(
-    "/ready",
-    operation_id="health_ready",
-    response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "A service behind the gateway is not serving"}},
-)
-async def ready(request: Request) -> JSONResponse:
-    """Each service's own health: Runs is SERVING only while its database answers."""
-    checks: dict[str, tuple[grpc.aio.Channel, str]] = request.app.state.health_targets
+async def services_health(request: Request) -> dict[str, str]:
+    """Each service's own ``grpc.health.v1`` status, checked at once: ``SERVING``, ``NOT_SERVING``, or
+    ``UNREACHABLE (<code>)``. Runs is SERVING only while its database answers."""
+    # Set by the app's lifespan (none without it: an app under test with stub services).
+    checks: dict[str, tuple[grpc.aio.Channel, str]] = getattr(request.app.state, "health_targets", {})
 
     async def check(channel: grpc.aio.Channel, service: str) -> str:
         try:
@@ -52,8 +48,19 @@ async def ready(request: Request) -> JSONResponse:
 
     names = list(checks)
     results = await asyncio.gather(*(check(*checks[n]) for n in names))
-    services = dict(zip(names, results, strict=True))
-    ok = all(status == "SERVING" for status in results)
+    return dict(zip(names, results, strict=True))
+
+
+@router.get(
+    "/ready",
+    operation_id="health_ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A service behind the gateway is not serving"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    """Each service's own health: Runs is SERVING only while its database answers."""
+    services = await services_health(request)
+    ok = all(status == "SERVING" for status in services.values())
     return JSONResponse(
         {"status": "ready" if ok else "unavailable", "services": services}, status_code=200 if ok else 503
     )

@@ -18,7 +18,7 @@ from gateway.convert import message_dict
 from gateway.deps import Backends, CallerMetadata
 from gateway.inputs import RunId
 from gateway.models.logs import TaskLogEvent, TaskLogs, TaskPage, WorkflowLog, WorkflowLogEvent
-from gateway.openapi import ErrorsDeclared
+from gateway.openapi import ErrorsDeclared, purged_responses
 from gateway.paging import (
     DEFAULT_PAGE_SIZE,
     ByteOffset,
@@ -41,7 +41,8 @@ from gateway.streams import (
     stream_responses,
 )
 
-router = APIRouter(prefix="/api/runs", tags=["logs"], route_class=ErrorsDeclared)
+# Every route reads a run's logs: gone for good once the run is purged (410).
+router = APIRouter(prefix="/api/runs", tags=["logs"], route_class=ErrorsDeclared, responses=purged_responses())
 
 _TASK_OPTIONAL = (
     "exit",

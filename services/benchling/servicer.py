@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 
 from arc.benchling.v1 import benchling_service_pb2, benchling_service_pb2_grpc, ngs_pb2
 from arc_core.grpc_server import current_identity
@@ -58,8 +59,8 @@ def sample_to_proto(sample: Sample) -> ngs_pb2.NgsSample:
     )
 
 
-def _time(request: object, field: str) -> datetime | None:
-    if not request.HasField(field):  # type: ignore[attr-defined]
+def _time(request: Message, field: str) -> datetime | None:
+    if not request.HasField(field):
         return None
     return getattr(request, field).ToDatetime(tzinfo=UTC)
 

@@ -36,6 +36,7 @@ def run_view(run: run_pb2.Run) -> RunView:
         reused_work_dir=run.reused_work_dir,
         batch_job_name=run.batch_job_name,
         parent_run_id=run.parent_run_id,
+        purged_at=_time(run, "purged_at"),
     )
 
 

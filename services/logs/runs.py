@@ -39,6 +39,8 @@ class RunView:
     """A recovery's work dir (the parent's), as a URI or path; empty otherwise."""
     batch_job_name: str = ""
     parent_run_id: str = ""
+    purged_at: datetime | None = None
+    """When the run's files were purged (PurgeRun): its logs are gone for good."""
 
     @property
     def terminal(self) -> bool:

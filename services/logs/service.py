@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
-from arc_core.errors import InvalidArgument
+from arc_core.errors import FailedPrecondition, InvalidArgument
 from arc_core.identity import Identity
 from arc_core.paging import paginate, query_key
 from arc_core.storage import Storage
@@ -53,7 +53,14 @@ class LogsService:
         self.status_poll_seconds = status_poll_seconds
 
     async def _run(self, caller: Identity, run_id: str) -> RunView:
-        return await self.runs.get_run(caller, check_run_id(run_id))
+        run = await self.runs.get_run(caller, check_run_id(run_id))
+        if run.purged_at is not None:  # as Runs answers for a purged run's files (REST 410)
+            raise FailedPrecondition(
+                f"run {run.run_id} was purged at {run.purged_at.isoformat(timespec='seconds')}: its logs are deleted",
+                reason="RUN_PURGED",
+                metadata={"purged_at": run.purged_at.isoformat(timespec="seconds")},
+            )
+        return run
 
     def _tracker(self, caller: Identity, run: RunView) -> RunTracker:
         """Follows ``run`` (which ``caller`` may see) as the Logs service: the caller's token may expire first."""

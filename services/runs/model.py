@@ -75,6 +75,50 @@ class RunHistoryEntry:
     run: Run
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    """A row of ``users`` with the stats the store keeps, the caller's runs by status, and whether the
+    caller is an admin (from their identity: never stored)."""
+
+    email: str
+    display_name: str
+    created_at: datetime | None
+    last_login_at: datetime | None
+    preferences: dict[str, Any]
+    total_runs: int
+    successful_runs: int
+    total_samples_processed: int
+    runs_by_status: dict[str, int]
+    """Every status (``arc_core.contracts.run_status``) with the user's count, zeros included."""
+    is_admin: bool = False
+
+
+# --- history and links (GetRunHistory) ---
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimelineEntry:
+    """One entry of a run's history: a status move (``kind`` = ``status``) or an action that moved no status
+    (``updated``, ``work_deleted``, ``purged``; ``from_status`` None, ``to_status`` the status at the time)."""
+
+    kind: str
+    time: datetime
+    actor: str
+    reason: str
+    from_status: str | None
+    to_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunLink:
+    """Another run this one came from (``recovers``, ``relaunches``) or led to (``recovered_by``,
+    ``relaunched_by``)."""
+
+    relation: str
+    run_id: str
+    created_at: datetime
+
+
 RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Run))
 """The fields of :class:`Run` in order: the columns the store selects."""
 

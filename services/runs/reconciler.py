@@ -1,14 +1,12 @@
 """Settles runs whose job ended (or vanished) without the orchestrator's final report.
 
-One leader across replicas: the loop holds a PostgreSQL advisory lock on a dedicated connection while
-it works; other replicas wait for it. Each fix moves the run through the state machine with the job's
-real outcome and a reason, so the history tells what happened.
+One leader across replicas (``services.runs.leader``): the loop holds a PostgreSQL advisory lock on a
+dedicated connection while it works; other replicas wait for it. Each fix moves the run through the state
+machine with the job's real outcome and a reason, so the history tells what happened.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ import asyncpg
 from arc_core.errors import ArcError, FailedPrecondition
 from services.runs import status as st
 from services.runs.executors.base import Executor, JobState, JobStatus
+from services.runs.leader import LeaderLoop
 from services.runs.store import RunStore
 
 log = logging.getLogger(__name__)
@@ -48,41 +47,19 @@ class Reconciler:
     ) -> None:
         self.store = store
         self.executor = executor
-        self._connect = connect
         self.interval = interval
         # Leave the orchestrator this long after the run's last update to report the outcome itself.
         self.grace = grace
-        self._task: asyncio.Task[None] | None = None
+        # `reconcile_once` looked up at each pass (tests count the passes of each replica).
+        self._leader = LeaderLoop(
+            name="reconciler", key=LOCK_KEY, connect=connect, interval=interval, work=lambda: self.reconcile_once()
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="reconciler")
+        await self._leader.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await self._connect()
-                # Blocks until the current leader's connection goes away (it never returns false).
-                await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-                log.info("reconciler: this replica leads")
-                while True:
-                    await self.reconcile_once()
-                    await asyncio.sleep(self.interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reconciler: pass failed; retrying")
-                await asyncio.sleep(self.interval)
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
+        await self._leader.stop()
 
     async def reconcile_once(self) -> list[Fix]:
         """One pass over the active runs; returns what it changed."""

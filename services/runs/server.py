@@ -11,13 +11,17 @@ from arc_core.object_listing import ObjectLister
 from arc_core.service_identity import service_credential
 from arc_core.settings import Settings
 from arc_core.storage import open_storage
+from arc_core.version import VERSION
 from services.runs.clients import LogsClient, PipelinesClient
 from services.runs.events import RunEventHub
+from services.runs.executors.base import Executor
 from services.runs.executors.factory import make_executor
+from services.runs.executors.local import LocalExecutor
 from services.runs.input_locations import InputChecker, InputLocationPolicy
 from services.runs.launcher import RunLauncher
 from services.runs.progress import ProgressFeed
 from services.runs.reconciler import Reconciler
+from services.runs.retention import WorkRetention
 from services.runs.schema import migrate
 from services.runs.service import RunsService, UserLimits
 from services.runs.servicer import (
@@ -28,6 +32,7 @@ from services.runs.servicer import (
     add_to_status_server,
 )
 from services.runs.store import RunStore
+from services.runs.system_info import ExecutorQueue, NextflowVersion, SystemFigures
 
 
 async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegistration, RunsService]:
@@ -45,6 +50,7 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
     logs = LogsClient(logs_channel, service_credential(settings, "runs"))  # the poller calls as Runs itself
     progress = ProgressFeed(logs.progress, interval=settings.progress_interval_seconds)
     executor = make_executor(settings)
+    system = system_figures(settings, store, executor)
 
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(database_url)
@@ -74,6 +80,7 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
             lister=ObjectLister(client=getattr(storage, "client", None)),
             runs=store,
         ),
+        system=system,
     )
     reconciler = Reconciler(
         store=store,
@@ -82,19 +89,30 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         interval=settings.reconcile_interval_seconds,
         grace=settings.reconcile_grace_seconds,
     )
+    retention = WorkRetention(
+        store=store,
+        storage=storage,
+        connect=connect,
+        days=settings.work_retention_days,
+        interval=settings.retention_interval_seconds,
+    )
 
     async def start() -> None:
+        system.nextflow.start()  # in the background: start-up never waits for (or fails on) Nextflow
         await hub.start()
         await executor.start()
         await reconciler.start()
+        await retention.start()
 
     async def stop() -> None:
+        await retention.stop()
         await reconciler.stop()
         await executor.close()  # running orchestrators keep running: a restart must not kill runs
         await progress.stop()
         await hub.stop()
         await pipelines_channel.close()
         await logs_channel.close()
+        await system.stop()  # before the pool: a recount in the background uses it
         await pool.close()
 
     def status_bound(port: int) -> None:
@@ -118,3 +136,19 @@ async def build(settings: Settings, *, database_url: str) -> tuple[ServiceRegist
         ready=store.ping,
     )
     return registration, service
+
+
+def system_figures(settings: Settings, store: RunStore, executor: Executor) -> SystemFigures:
+    """What GetSystemInfo reports: the local executor's Nextflow is probed at start-up, Batch's is configured."""
+    local = executor if isinstance(executor, LocalExecutor) else None
+    return SystemFigures(
+        version=VERSION,
+        executor=settings.executor,
+        storage="gcs" if settings.resolved_storage_root.startswith("gs://") else "local",
+        nextflow=NextflowVersion(nextflow_bin=settings.nextflow_bin)
+        if local is not None
+        else NextflowVersion(fixed=settings.nextflow_version),
+        count_runs_by_status=store.count_runs_by_status,
+        queue=(lambda: ExecutorQueue(*local.queue_counts())) if local is not None else ExecutorQueue,
+        work_retention_days=settings.work_retention_days,
+    )

@@ -7,6 +7,7 @@ and a stranger's run is indistinguishable from a missing one (NotFound).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -38,17 +39,30 @@ from services.runs import status as st
 from services.runs.events import RunEventHub
 from services.runs.input_locations import InputChecker, ValidatedInputs
 from services.runs.inputs import MAX_NOTE_BYTES, RunInput, check_run_id, check_run_input, default_name
+from services.runs.launch import (
+    LaunchDocument,
+    RelaunchInput,
+    ValidationResult,
+    check_relaunchable,
+    read_launch,
+    relaunch_input,
+)
 from services.runs.launcher import RunLauncher, work_dir_uri
-from services.runs.model import Run, RunHistoryEntry
+from services.runs.model import Run, RunHistoryEntry, RunLink, RunTimelineEntry, User
 from services.runs.paging import MAX_SKIP, PageToken, decode_token, encode_token, page_size_of, parse_filter
 from services.runs.progress import ProcessCounts, ProgressFeed
+from services.runs.run_update import RunUpdate, check_update, stored_values, update_reason
 from services.runs.store import NewRun, RunIdTaken, RunStore
+from services.runs.system_info import SystemFigures, SystemInfo, check_preferences
 
 log = logging.getLogger(__name__)
 
 FILE_GROUPS = layout.FILE_GROUPS
 USER_CONFIG = layout.USER_CONFIG
 EXACT_TOTAL_UP_TO = 10_000
+# A name or label search counts exactly only this far: counting a common term's 10,000 matches among a
+# million runs reads them all (0.4 s p99 at 1M runs, bench/bench_list_runs_search.py), a page reads 50.
+EXACT_SEARCH_TOTAL_UP_TO = 1_000
 RUN_ID_ATTEMPTS = 5
 USER_TOUCH_SECONDS = 60.0
 
@@ -137,6 +151,7 @@ def _bounded_texts(fields: dict[str, object]) -> dict[str, object]:
 
 
 CREATION_WINDOW_SECONDS = 3600.0
+VALIDATION_RUN_ID = "run-00000000"  # ValidateRun renders the config as if for a run; nothing is kept
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,7 @@ class RunsService:
         progress: ProgressFeed | None = None,
         limits: UserLimits | None = None,
         input_checker: InputChecker | None = None,
+        system: SystemFigures | None = None,
     ) -> None:
         self.limits = limits or UserLimits()
         self.store = store
@@ -170,6 +186,8 @@ class RunsService:
         # Where file inputs may come from, and that they exist (None: not checked, for tests of other parts).
         self.input_checker = input_checker
         self._touched: dict[str, float] = {}
+        # What GetSystemInfo answers (None: not wired, for tests of other parts).
+        self.system = system
 
     # --- identity and access -------------------------------------------------------------------
 
@@ -202,17 +220,8 @@ class RunsService:
             if existing is not None:
                 return existing
         await self._check_user_limits(caller)
-        validated = await self.pipelines.validate_run_inputs(
-            caller,
-            pipeline=run.pipeline,
-            version=run.pipeline_version,
-            params=run.params,
-            samplesheet_csv=run.samplesheet_csv,
-            user_config=run.config_content,
-        )
+        validated = await self._validated_inputs(caller, run)
         sample_count = validated.sample_count
-        if self.input_checker is not None:
-            await self.input_checker.check(caller, validated.input_paths)
         token = secrets.token_urlsafe(32)
         # The row first, under a run id nobody has (a clash draws a new id), then the inputs: a clashing
         # id can never touch the run that owns it.
@@ -272,6 +281,20 @@ class RunsService:
             await asyncio.shield(self._fail_unstored(run_id, exc))
             raise
         return await self.launcher.submit(row, token, resume_session_id=lineage.resume_session_id if lineage else None)
+
+    async def _validated_inputs(self, caller: Identity, run: RunInput) -> ValidatedInputs:
+        """Pipelines' verdict on the inputs (every violation at once), then where their files come from."""
+        validated = await self.pipelines.validate_run_inputs(
+            caller,
+            pipeline=run.pipeline,
+            version=run.pipeline_version,
+            params=run.params,
+            samplesheet_csv=run.samplesheet_csv,
+            user_config=run.config_content,
+        )
+        if self.input_checker is not None:
+            await self.input_checker.check(caller, validated.input_paths)
+        return validated
 
     async def _check_user_limits(self, caller: Identity) -> None:
         """RESOURCE_EXHAUSTED (REST 429 with Retry-After) past the user's active-run or hourly creation limit.
@@ -351,13 +374,20 @@ class RunsService:
         return await self._visible_run(caller, run_id)
 
     async def list_runs(
-        self, caller: Identity, *, filter_text: str, page_size: int, page_token: str, skip: int
+        self,
+        caller: Identity,
+        *,
+        filter_text: str,
+        page_size: int,
+        page_token: str,
+        skip: int,
+        show_purged: bool = False,
     ) -> tuple[list[Run], str, int]:
-        run_filter = parse_filter(filter_text)
+        run_filter = parse_filter(filter_text, show_purged=show_purged)
         if not caller.is_admin:
             if run_filter.user_email not in (None, caller.email):
                 return [], "", 0  # other people's runs are invisible, not forbidden
-            run_filter = type(run_filter)(run_filter.status, run_filter.pipeline, caller.email)
+            run_filter = dataclasses.replace(run_filter, user_email=caller.email)
         limit = page_size_of(page_size)
         if skip < 0 or skip > MAX_SKIP:
             raise InvalidArgument(f"skip must be between 0 and {MAX_SKIP}")
@@ -368,14 +398,36 @@ class RunsService:
             skip=skip,
             limit=limit + 1,
         )
-        # Counted once per listing; later pages carry the total in their token.
-        total = token.total if token else await self.store.count_runs(run_filter, exact_up_to=EXACT_TOTAL_UP_TO)
+        # Counted once per listing; later pages carry the total in their token. A first page that holds
+        # every match is its own count (a rare search term costs no second query).
+        if token:
+            total = token.total
+        elif skip == 0 and len(rows) <= limit:
+            total = len(rows)
+        else:
+            exact_up_to = EXACT_SEARCH_TOTAL_UP_TO if run_filter.searches else EXACT_TOTAL_UP_TO
+            total = await self.store.count_runs(run_filter, exact_up_to=exact_up_to)
         next_token = ""
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
             next_token = encode_token(PageToken(last.created_at, last.run_id, total), run_filter)
         return rows, next_token, total
+
+    # --- names and labels -------------------------------------------------------------
+
+    async def update_run(self, caller: Identity, run_id: str, update: RunUpdate) -> Run:
+        """Change a run's name, description or labels (owner or admin; any status). Records an ``updated``
+        action saying what changed; moves no status, so watchers hear nothing."""
+        check_update(update)
+        found = await self._visible_run(caller, run_id)
+        updated, _changed = await self.store.update_names(
+            run_id,
+            stored_values(found, update),
+            actor=caller.email,
+            reason_of=lambda changes: update_reason(caller.email, changes),
+        )
+        return updated
 
     # --- state moves -----------------------------------------------------------------------------
 
@@ -401,6 +453,10 @@ class RunsService:
                 reason="RUN_NOT_RECOVERABLE",
                 metadata={"current_status": parent.status},
             )
+        if parent.purged_at is not None:
+            raise run_purged(parent)
+        if recovery.reuse_work_dir and parent.work_deleted_at is not None:
+            raise await self._work_dir_deleted(parent)
         if len(recovery.notes.encode()) > MAX_NOTE_BYTES:
             raise InvalidArgument(
                 "invalid recovery",
@@ -464,7 +520,8 @@ class RunsService:
     # --- files -----------------------------------------------------------------------------------
 
     async def list_files(self, caller: Identity, run_id: str) -> dict[str, list[RunFileInfo]]:
-        await self._visible_run(caller, run_id)
+        if (found := await self._visible_run(caller, run_id)).purged_at is not None:
+            raise run_purged(found)
         root = layout.run_root(run_id)
         groups: dict[str, list[RunFileInfo]] = {}
         for group in FILE_GROUPS:
@@ -484,7 +541,8 @@ class RunsService:
 
     async def read_file(self, caller: Identity, run_id: str, path: str) -> tuple[int, AsyncIterator[bytes]]:
         """Size and chunks of one file under the run's inputs/, results/ or logs/."""
-        await self._visible_run(caller, run_id)
+        if (found := await self._visible_run(caller, run_id)).purged_at is not None:
+            raise run_purged(found)
         relative = safe_key(path)
         if relative.split("/", 1)[0] not in FILE_GROUPS:
             raise NotFound(f"no file {path!r} in run {run_id}")
@@ -541,6 +599,138 @@ class RunsService:
             self.hub.unsubscribe(sub)
             if progress is not None:
                 self.progress.unsubscribe(progress)  # type: ignore[union-attr]
+
+    # --- history and purge -------------------------------------------------------------
+
+    async def get_history(self, caller: Identity, run_id: str) -> tuple[list[RunTimelineEntry], list[RunLink]]:
+        """Every status move and action, oldest first (the creation first), and the linked runs the caller
+        may see."""
+        found = await self._visible_run(caller, run_id)
+        viewer = None if caller.is_admin or caller.is_internal else caller.email
+        return await self.store.timeline(run_id), await self.store.links(found, viewer)
+
+    async def purge_run(self, caller: Identity, run_id: str) -> Run:
+        """Delete a terminal run's files (inputs, work, results, logs) and keep its row, marked ``purged_at``.
+
+        The row is marked first, in one transaction with its ``purged`` action, and then the objects are
+        deleted: from that moment its files answer RUN_PURGED and no recovery can start from them. A purge
+        cut short (a crash, storage down) leaves objects behind a purged row; purging again, which is
+        otherwise a no-op, deletes whatever is left."""
+        found = await self._visible_run(caller, run_id)
+        if found.purged_at is None:
+            found = await self.store.mark_purged(
+                run_id,
+                actor=caller.email,
+                reason=f"files purged by {caller.email}",
+                # The recoveries that resumed in this run's own work dir lose it too (None: it used its parent's).
+                own_work_dir=None if found.reused_work_dir else work_dir_uri(self.storage, found),
+            )
+        root = layout.run_root(run_id)
+        if await self.storage.has_objects(root):
+            deleted = await self.storage.delete_prefix(root)
+            log.info("purge of %s by %s: %d objects deleted", run_id, caller.email, deleted)
+        return found
+
+    async def _work_dir_deleted(self, run: Run) -> FailedPrecondition:
+        """Why a recovery cannot reuse ``run``'s work dir: when it went, and the reason its history gives."""
+        when = run.work_deleted_at.isoformat(timespec="seconds") if run.work_deleted_at else "an unknown time"
+        action = await self.store.last_deletion(run.run_id)
+        why = action.reason if action is not None else "work dir deleted"
+        return FailedPrecondition(
+            f"the work dir of run {run.run_id} was deleted at {when}: {why}. Recover with reuse_work_dir=false"
+            " to run it again from the start.",
+            reason="WORK_DIR_DELETED",
+            metadata={"work_deleted_at": when, "deletion_reason": why},
+        )
+
+    # --- launch documents, relaunch, validation ---------------------------------------
+
+    async def get_launch(self, caller: Identity, run_id: str) -> LaunchDocument:
+        """The run's launch document: the CreateRun request that makes the same run (``RUN_PURGED`` once its
+        files are gone)."""
+        return await read_launch(self.storage, await self._visible_run(caller, run_id))
+
+    async def relaunch_run(self, caller: Identity, run_id: str, relaunch: RelaunchInput) -> Run:
+        """A new run from a terminal run's inputs with the overrides: a fresh session and work dir, not a
+        recovery (``relaunched_from`` links it to its source)."""
+        source = await self._visible_run(caller, run_id)
+        check_relaunchable(source)
+        run = relaunch_input(await read_launch(self.storage, source), relaunch)
+        check_run_input(run)
+        lineage = Lineage(parent_run_id=None, notes=None, work_dir=None, session_id=None, relaunched_from=run_id)
+        return await self._create(caller, run, lineage=lineage)
+
+    async def validate_run(self, caller: Identity, run: RunInput) -> ValidationResult:
+        """What a create checks (every violation at once), but the per-user limits; nothing is written.
+
+        The limits become warnings: valid inputs that a create would refuse right now."""
+        run = dataclasses.replace(run, request_id="")
+        check_run_input(run)
+        validated = await self._validated_inputs(caller, run)
+        # A create renders the config too; the placeholder id only labels the rendered text, which is dropped.
+        await self.pipelines.render_config(
+            caller,
+            pipeline=run.pipeline,
+            version=run.pipeline_version,
+            run_id=VALIDATION_RUN_ID,
+            user_config=run.config_content,
+        )
+        return ValidationResult(
+            sample_count=validated.sample_count,
+            name=run.name.strip() or default_name(run.pipeline, validated.sample_count, run.source_project),
+            warnings=await self._limit_warnings(caller),
+        )
+
+    async def _limit_warnings(self, caller: Identity) -> list[str]:
+        active, recent, _ = await self.store.creation_load(caller.email, CREATION_WINDOW_SECONDS)
+        warnings = []
+        if active >= self.limits.max_active:
+            warnings.append(
+                f"{caller.email} has {active} active runs, the limit: a create now would be refused until one ends"
+            )
+        if recent >= self.limits.max_per_hour:
+            warnings.append(
+                f"{caller.email} created {recent} runs in the last hour, the limit: a create now would be refused"
+            )
+        return warnings
+
+    # --- who am I, and the system ---------------------------------------------------------
+
+    async def get_current_user(self, caller: Identity) -> User:
+        """The caller as they see themselves: their row, stats, runs by status; admin from their identity."""
+        user = await self.store.get_user(caller.email)
+        if user is None:  # touched on first sight; created here too should the row be gone since
+            await self.store.touch_user(caller.email, caller.display_name or caller.email.split("@")[0])
+            user = await self.store.get_user(caller.email)
+            if user is None:
+                raise Unavailable(f"the user {caller.email} could not be recorded; try again")
+        return dataclasses.replace(user, is_admin=caller.is_admin)
+
+    async def update_preferences(self, caller: Identity, preferences: dict[str, Any]) -> User:
+        """Replace the caller's preferences (a JSON object, at most 16 KB as JSON) and return the caller."""
+        checked = check_preferences(preferences)
+        await self.get_current_user(caller)  # the row exists before it is updated
+        user = await self.store.set_preferences(caller.email, checked)
+        if user is None:
+            raise Unavailable(f"the user {caller.email} could not be recorded; try again")
+        return dataclasses.replace(user, is_admin=caller.is_admin)
+
+    async def get_system_info(self, caller: Identity) -> SystemInfo:
+        """The platform's version, executor, storage, Nextflow, runs by status (platform totals: counts
+        only, so any signed-in caller may see them), the local queue and the retention setting."""
+        if self.system is None:
+            raise Unavailable("system information is not configured")
+        return await self.system.info()
+
+
+def run_purged(run: Run) -> FailedPrecondition:
+    """The refusal of anything that needs a purged run's files (REST 410 Gone, by its reason RUN_PURGED)."""
+    when = run.purged_at.isoformat(timespec="seconds") if run.purged_at else "an unknown time"
+    return FailedPrecondition(
+        f"run {run.run_id} was purged at {when}: its files are deleted (its record and history stay)",
+        reason="RUN_PURGED",
+        metadata={"purged_at": when},
+    )
 
 
 def _creation_reason(caller: Identity, lineage: Lineage | None) -> str:

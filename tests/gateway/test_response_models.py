@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from fastapi import Response
 from google.protobuf import message_factory, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -31,9 +32,10 @@ from arc_core.settings import Settings
 from gateway.deps import Stubs
 from gateway.main import create_app
 from gateway.models.runs import Run, RunFiles
-from gateway.routers import benchling, logs, pipelines, runs
+from gateway.routers import benchling, logs, me, pipelines, runs
 
 RUN_ID = "run-0a1b2c3d"
+LAUNCH_BODY = {"pipeline": "demo/hello", "pipeline_version": "1.0.0", "samplesheet_csv": "sample\ns1\n"}
 TIME = timestamp_pb2.Timestamp(seconds=1_767_268_800, nanos=123_000_000)  # 2026-01-01T12:00:00.123Z
 PARAMS = {"genome": "GRCh38", "expected_cells": 5000, "ratio": 0.5, "skip": True, "nested": {"a": [1, "x", None]}}
 SERVICES = {
@@ -81,7 +83,8 @@ def filled(descriptor: Descriptor, *, full: bool) -> Message:
         target = getattr(message, field.name)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             if full:
-                target["key-1"] = "value-1"
+                value = field.message_type.fields_by_name["value"]
+                target["key-1"] = "value-1" if value.type == FieldDescriptor.TYPE_STRING else _scalar(value)
         elif field.is_repeated:
             if field.message_type is not None:
                 target.add().CopyFrom(filled(field.message_type, full=full))
@@ -138,6 +141,12 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None, Callable[[Stubs, Any], 
         lambda b, m: runs.create_run(runs.CreateRunBody(**CREATE_BODY), b, m, idempotency_key=None),
     ),
     "get_run": ("GET", f"/api/runs/{RUN_ID}", None, lambda b, m: runs.get_run(RUN_ID, b, m)),
+    "update_run": (
+        "PATCH",
+        f"/api/runs/{RUN_ID}",
+        {"name": "renamed"},
+        lambda b, m: runs.update_run(RUN_ID, runs.UpdateRunBody(name="renamed"), b, m),
+    ),
     "cancel_run": ("DELETE", f"/api/runs/{RUN_ID}", None, lambda b, m: runs.cancel_run(RUN_ID, b, m)),
     "recover_run": (
         "POST",
@@ -146,6 +155,26 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None, Callable[[Stubs, Any], 
         lambda b, m: runs.recover_run(RUN_ID, runs.RecoverRunBody(), b, m, idempotency_key=None),
     ),
     "list_run_files": ("GET", f"/api/runs/{RUN_ID}/files", None, lambda b, m: runs.list_run_files(RUN_ID, b, m)),
+    "get_run_launch": (
+        "GET",
+        f"/api/runs/{RUN_ID}/launch",
+        None,
+        lambda b, m: runs.get_run_launch(RUN_ID, Response(), b, m),
+    ),
+    "relaunch_run": (
+        "POST",
+        f"/api/runs/{RUN_ID}/relaunch",
+        {},
+        lambda b, m: runs.relaunch_run(RUN_ID, runs.RelaunchRunBody(), b, m, idempotency_key=None),
+    ),
+    "validate_run": (
+        "POST",
+        "/api/runs:validate",
+        LAUNCH_BODY,
+        lambda b, m: runs.validate_run(runs.CreateRunBody(**LAUNCH_BODY), b, m),
+    ),
+    "get_run_history": ("GET", f"/api/runs/{RUN_ID}/history", None, lambda b, m: runs.get_run_history(RUN_ID, b, m)),
+    "purge_run": ("POST", f"/api/runs/{RUN_ID}/purge", None, lambda b, m: runs.purge_run(RUN_ID, b, m)),
     "get_workflow_log": (
         "GET",
         f"/api/runs/{RUN_ID}/logs",
@@ -204,6 +233,15 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None, Callable[[Stubs, Any], 
         lambda b, m: benchling.list_ngs_run_samples("NGS-1", b, m),
     ),
     "get_benchling_metadata": ("GET", "/api/benchling/metadata", None, lambda b, m: benchling.get_metadata(b, m)),
+    "get_me": ("GET", "/api/me", None, lambda b, m: me.get_me(b, m)),
+    "update_preferences": (
+        "PATCH",
+        "/api/me/preferences",
+        {"theme": "dark"},
+        lambda b, m: me.update_preferences({"theme": "dark"}, b, m),
+    ),
+    # No lifespan here: no service channels to check, so the gateway's own health only.
+    "get_system_info": ("GET", "/api/system", None, lambda b, m: me.get_system_info(b, m, health={})),
     "build_samplesheet": (
         "POST",
         "/api/benchling/samplesheet",

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from services.runs.service import RunsService
-from tests.support.platform import Running, running_platform
+from tests.support.platform import NEXTFLOW_STANDIN, Running, standin_platform
 from tests.support.runs import insert_run as support_insert_run
 
-NEXTFLOW_STANDIN = str(Path(__file__).resolve().parents[1] / "fakes" / "nextflow")
+__all__ = ["NEXTFLOW_STANDIN", "insert_run"]
 
 
 @pytest.fixture(scope="module")
 async def platform(make_database, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     """Runs created here really run: the local executor starts the orchestrator with the Nextflow stand-in."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NXF_FAKE_TASK_SECONDS", "0.05")
-        env.setenv("ARC_LOG_SYNC_SECONDS", "0.2")
-        dsn = await make_database()
-        async with running_platform(
-            database_url=dsn, data_dir=tmp_path_factory.mktemp("arc"), nextflow_bin=NEXTFLOW_STANDIN
-        ) as running:
-            yield running
+    dsn = await make_database()
+    async with standin_platform(database_url=dsn, data_dir=tmp_path_factory.mktemp("arc")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ async def test_create_over_http_stores_inputs(platform) -> None:
         "outdir": storage.uri(f"{root}/results"),
     }
     user = await platform.service("runs").store.get_user("alice@example.com")
-    assert user["stats"]["total_runs"] >= 1
+    assert user is not None and user.total_runs >= 1
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,7 @@ async def test_users_are_created_on_first_request(platform, runs_service) -> Non
     assert await runs_service.store.get_user(newcomer) is None
     await platform.runs.ListRuns(runs_service_pb2.ListRunsRequest(), metadata=email_metadata(newcomer))
     user = await runs_service.store.get_user(newcomer)
-    assert user is not None and user["display_name"] == "newcomer" and user["last_login_at"] is not None
+    assert user is not None and user.display_name == "newcomer" and user.last_login_at is not None
 
 
 async def test_invalid_run_id_is_invalid_argument(platform) -> None:

@@ -24,8 +24,9 @@ from services.runs.schema import migrate
 from services.runs.store import RunStore, snapshot_to_run
 from tests.support.runs import insert_run
 
-# Columns of `runs` that never leave the store (the orchestrator token's digest, the client's request id).
-PRIVATE_COLUMNS = {"orchestrator_token_sha256", "request_id"}
+# Columns of `runs` that never leave the store (the orchestrator token's digest, the client's request id,
+# the name's trigrams for search).
+PRIVATE_COLUMNS = {"orchestrator_token_sha256", "request_id", "name_trigrams"}
 PROTO_FIELDS = {field.name for field in run_pb2.Run.DESCRIPTOR.fields}
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)

@@ -136,7 +136,8 @@ async def test_user_stats_follow_runs(runs_service: RunsService) -> None:
         await runs_service.store.move(run_id, target, reason="test", actor="test")
     await insert_run(runs_service, owner=owner, sample_count=5)
     user = await runs_service.store.get_user(owner)
-    assert user["stats"] == {"total_runs": 2, "successful_runs": 1, "total_samples_processed": 3}
+    assert user is not None
+    assert (user.total_runs, user.successful_runs, user.total_samples_processed) == (2, 1, 3)
 
 
 async def test_a_reported_error_text_is_bounded(platform, runs_service: RunsService) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -152,6 +153,15 @@ async def test_delete_prefix(storage: Storage) -> None:
     assert [o.key for o in await storage.list("runs")] == ["runs/ab/3.txt", "runs/b/4.txt"]
     assert await storage.delete_prefix("runs/a") == 0
     assert await storage.delete_prefix("never/was") == 0
+
+
+async def test_two_deletes_of_one_prefix_at_once_both_succeed(storage: Storage) -> None:
+    """A purge and a retention pass may delete the same work dir together: neither fails on what the other took."""
+    keys = [f"runs/w/work/{i // 10}/{i}.txt" for i in range(40)]
+    await asyncio.gather(*(storage.write_bytes(key, b"x") for key in keys))
+    counts = await asyncio.gather(storage.delete_prefix("runs/w"), storage.delete_prefix("runs/w"))
+    assert sum(counts) >= len(keys)
+    assert await storage.list("runs/w") == [] and not await storage.has_objects("runs/w")
 
 
 async def test_delete_prefix_naming_an_object_deletes_nothing(storage: Storage) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 
 from arc.runs.v1 import runs_service_pb2_grpc
 from arc_core.settings import Settings
@@ -82,6 +83,22 @@ async def running_platform(
         await status_channel.close()
         await platform.stop()
         kill_orchestrators(data_dir)
+
+
+NEXTFLOW_STANDIN = str(Path(__file__).resolve().parents[1] / "fakes" / "nextflow")
+
+
+@asynccontextmanager
+async def standin_platform(*, database_url: str, data_dir: Path, **overrides: object) -> AsyncIterator[Running]:
+    """The whole platform whose runs really run: the local executor starts the orchestrator with the Nextflow
+    stand-in, with quick tasks and log syncs."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NXF_FAKE_TASK_SECONDS", "0.05")
+        env.setenv("ARC_LOG_SYNC_SECONDS", "0.2")
+        async with running_platform(
+            database_url=database_url, data_dir=data_dir, nextflow_bin=NEXTFLOW_STANDIN, **overrides
+        ) as running:
+            yield running
 
 
 def kill_orchestrators(data_dir: Path) -> None:

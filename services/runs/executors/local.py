@@ -361,6 +361,11 @@ class LocalExecutor:
                 else:
                     await asyncio.sleep(self._poll)
 
+    def queue_counts(self) -> tuple[int, int, int]:
+        """(orchestrators running, jobs waiting for a slot, slots): the queue as it is now (GetSystemInfo)."""
+        queued = sum(1 for name in self._queue if (job := self._jobs.get(name)) is not None and job.state == QUEUED)
+        return len(self._running), queued, self._max
+
     async def close(self) -> None:
         """Stop the queue worker. Running orchestrators keep running (a restart must not kill runs)."""
         self._closed = True
