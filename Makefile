@@ -11,7 +11,7 @@ BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 BUF_STAMP := .tools/.buf-$(BUF_VERSION)
 
-.PHONY: venv proto run test lint format bench clean
+.PHONY: venv proto run test lint format bench clean chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,8 @@ $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests (tests/ui)"
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq chromium >/dev/null
+
+chromium: $(CHROMIUM)
 
 test: venv proto $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,8 @@ caller of either gets the same answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 MAX_SAMPLESHEET_BYTES = 10 * 1024 * 1024  # 10 MB
 MAX_CONFIG_BYTES = 100 * 1024  # 100 KB: the user's own Nextflow config
 
@@ -14,3 +16,16 @@ MAX_CONFIG_BYTES = 100 * 1024  # 100 KB: the user's own Nextflow config
 # Run's params in a ListRunsResponse or WatchRunResponse fail past 33 levels of objects. 24 leaves room to
 # wrap a Run. The gateway refuses deeper bodies (gateway.inputs), Runs deeper preferences.
 MAX_JSON_DEPTH = 24
+
+
+def json_depth(value: Any) -> int:
+    """How many objects and arrays nest in a decoded JSON ``value`` (itself counted), without recursing and
+    without looking past :data:`MAX_JSON_DEPTH` + 1 (deeper levels change no verdict)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

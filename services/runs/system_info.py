@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arc_core.contracts.limits import MAX_JSON_DEPTH
+from arc_core.contracts.limits import MAX_JSON_DEPTH, json_depth
 from arc_core.errors import FieldViolation, InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,6 @@ _SHORT_RE = re.compile(r"^nextflow version (\d+\.\d+\.\d+(?:-[A-Za-z0-9]+)?)\.\d
 # --- preferences -------------------------------------------------------------------------------------
 
 
-def _depth(value: Any) -> int:
-    """How many objects and arrays nest in ``value`` (itself counted), without recursing."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if level <= MAX_JSON_DEPTH:  # past the limit, deeper levels change nothing
-                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
 def check_preferences(preferences: Any) -> dict[str, Any]:
     """The preferences as stored: a JSON object of at most 16 KB (compact UTF-8 JSON) and
     :data:`MAX_JSON_DEPTH` levels; INVALID_ARGUMENT located at ``preferences`` otherwise."""
@@ -61,7 +49,7 @@ def check_preferences(preferences: Any) -> dict[str, Any]:
 
     if not isinstance(preferences, dict):
         raise refuse("must be a JSON object")
-    if _depth(preferences) > MAX_JSON_DEPTH:
+    if json_depth(preferences) > MAX_JSON_DEPTH:
         raise refuse(f"nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays")
     size = len(json.dumps(preferences, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_PREFERENCES_BYTES:
