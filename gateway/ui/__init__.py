@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from arc_core.settings import Settings
+from gateway.ui.launch import router as launch_router
 from gateway.ui.pages import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -18,3 +19,4 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.dev_identity_cookie = settings.auth_mode == "dev"
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(launch_router)
