@@ -85,6 +85,7 @@ def platform_process(
         **os.environ,
         "DATABASE_URL": database_url,
         "ARC_DATA_DIR": tempfile.mkdtemp(prefix="arc-bench-data-", dir="/tmp"),
+        "ARC_STATUS_PORT": str(free_port()),  # the orchestrators' port: a second platform may hold the default
         **env,
         "ARC_GRPC_PORT": str(grpc_port),
         "ARC_HTTP_PORT": str(http_port),
@@ -92,14 +93,23 @@ def platform_process(
     args = [sys.executable, "-m", "arc_platform", "serve"]
     for target in targets:
         args += ["--target", target]
-    proc = subprocess.Popen(args, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", grpc_port), timeout=1):
                     pass
-                if "gateway" not in targets or httpx.get(f"http://127.0.0.1:{http_port}/api/health").is_success:
+                if (
+                    not {"gateway", "all"} & set(targets)
+                    or httpx.get(f"http://127.0.0.1:{http_port}/api/health").is_success
+                ):
                     break
             except (OSError, httpx.HTTPError):
                 pass

@@ -5,6 +5,7 @@ and a launch file imported into the form."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Page, expect
 
@@ -164,3 +165,14 @@ async def test_an_unknown_pipeline_in_the_query_is_said(page: Page, platform: Ru
     await page.goto(base_url(platform) + "/launch?pipeline=acme/nothing")
     await expect(page.get_by_role("alert")).to_have_text("The catalog has no pipeline acme/nothing.")
     await asyncio.sleep(0)
+
+
+async def test_launch_from_an_ngs_run_link_fills_the_grid(page: Page, platform: Running) -> None:
+    """The Benchling page links `/launch?ngs_run=NAME`: the samplesheet is built from that run at once."""
+    await open_launch(page, platform, SCRNASEQ + "&ngs_run=NGS-2024-005")
+    await expect(page.get_by_text("4 samples from NGS-2024-005 are in the grid")).to_be_visible()
+    await expect(page.get_by_label("fastq_1, row 1")).to_have_value(
+        re.compile(r"COMET5_ORG_1_S1_L001_R1_001\.fastq\.gz$")
+    )
+    await open_launch(page, platform, SCRNASEQ + "&ngs_run=NGS-1999-404")
+    await expect(page.get_by_text("Could not build the samplesheet")).to_be_visible()
