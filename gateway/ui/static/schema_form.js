@@ -27,9 +27,12 @@ export class SchemaForm {
       if (!offered.length) continue;
       const shown = offered.filter((p) => !p.hidden), rest = offered.filter((p) => p.hidden);
       if (shown.length) visible.push(this.renderGroup(group, shown));
-      if (rest.length) hidden.push(this.renderGroup(group, rest));
+      if (rest.length) hidden.push(this.renderGroup(group, rest, "-more"));
     }
-    const parts = [...visible];
+    // nf-core schemas have many sections (scrnaseq: one per aligner): a list of them to jump to.
+    const sections = el("nav", { class: "param-sections", "aria-label": "Parameter sections" },
+      el("ul", {}, ...visible.map((f) => el("li", {}, el("a", { href: `#${f.id}`, text: f.querySelector("legend").textContent })))));
+    const parts = visible.length > 3 ? [sections, ...visible] : [...visible];
     if (hidden.length) {
       parts.push(el("details", { class: "more-params" },
         el("summary", { text: "More options (hidden by the pipeline's schema)" }), ...hidden));
@@ -37,8 +40,8 @@ export class SchemaForm {
     this.container.replaceChildren(...parts);
   }
 
-  renderGroup(group, params) {
-    const fieldset = el("fieldset", { class: "param-group", "data-group": group.name },
+  renderGroup(group, params, suffix = "") {
+    const fieldset = el("fieldset", { class: "param-group", "data-group": group.name, id: `group-${group.name}${suffix}` },
       el("legend", { text: group.title || group.name }));
     if (group.description) fieldset.append(el("p", { class: "muted", text: group.description }));
     for (const p of params) fieldset.append(this.renderParam(p));
